@@ -1,0 +1,360 @@
+"""Experiment configs: defaults, then a YAML file, then --set overrides, then validation.
+
+    config = load_config("lenet", overrides=["train.epochs=3"])
+
+A YAML file names only what differs from the defaults below; an unknown key is an
+error, and so is a `--set` value whose type does not match the field it sets.
+`model.args` and `data.options` are checked against the keyword arguments of the
+model builder and dataset loader they are passed to. The resolved config is
+saved with every run (`save_config`).
+"""
+
+import dataclasses
+import os
+import pathlib
+import types
+import typing
+
+import yaml
+
+from kerasapps.errors import UserError
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONFIG_DIR_ENV = "KERASAPPS_CONFIG_DIR"
+
+
+# --- schema -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    name: str = "lenet5"
+    args: dict = dataclasses.field(default_factory=dict)  # keyword arguments of the builder
+
+
+@dataclasses.dataclass
+class DataConfig:
+    name: str = "mnist"
+    fallback: str | None = None  # dataset to use when `name` cannot be had
+    validation_split: float = 0.1  # carved from the training split
+    options: dict = dataclasses.field(default_factory=dict)  # keyword options of the loader
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    name: str = "adam"  # adam | adamw | sgd | rmsprop
+    learning_rate: float = 1e-3
+    momentum: float = 0.0  # sgd and rmsprop
+    nesterov: bool = False  # sgd
+    weight_decay: float = 0.0  # decoupled weight decay, as Keras optimizers apply it
+    clipnorm: float | None = None  # clip each gradient to this L2 norm
+    clipvalue: float | None = None  # clip each gradient element to [-v, v]
+
+
+@dataclasses.dataclass
+class ScheduleConfig:
+    name: str = "constant"  # constant | cosine | step
+    warmup_epochs: int = 0  # linear warm-up from 0 (cosine and step)
+    boundaries: list = dataclasses.field(default_factory=lambda: [0.5, 0.75])  # step: fractions of training
+    factor: float = 0.1  # step: multiply the rate by this at each boundary
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    steps_per_execution: int = 1  # batches per compiled call: fewer Python round trips
+    mixed_precision: bool = False  # bfloat16 compute, float32 weights
+
+
+@dataclasses.dataclass
+class CallbacksConfig:
+    checkpoint: bool = True  # keep the best model by validation accuracy as best.keras
+    early_stopping_patience: int = 0  # epochs without val improvement before stopping; 0 = never
+    tensorboard: bool = True  # logs under the run folder's tensorboard/
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    name: str = "experiment"
+    seed: int = 0
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    callbacks: CallbacksConfig = dataclasses.field(default_factory=CallbacksConfig)
+
+    def to_dict(self):
+        return _plain(dataclasses.asdict(self))
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine", "step")
+
+
+# --- locating and reading files ---------------------------------------------------
+
+
+def config_dirs():
+    """Folders searched for `<experiment>.yaml`: $KERASAPPS_CONFIG_DIR, ./configs, the project's configs/."""
+    dirs = [os.environ.get(CONFIG_DIR_ENV), "configs", PROJECT_ROOT / "configs"]
+    seen, result = set(), []
+    for d in dirs:
+        if d and pathlib.Path(d).is_dir() and pathlib.Path(d).resolve() not in seen:
+            seen.add(pathlib.Path(d).resolve())
+            result.append(pathlib.Path(d))
+    return result
+
+
+def list_experiments():
+    """Experiment names that have a YAML file in the config folders."""
+    return sorted({p.stem for d in config_dirs() for p in d.glob("*.yaml")})
+
+
+def find_config(experiment):
+    """Path of the YAML file of `experiment`; raises `UserError` listing the known ones."""
+    for d in config_dirs():
+        path = d / f"{experiment}.yaml"
+        if path.is_file():
+            return path
+    where = ", ".join(str(d) for d in config_dirs()) or "no configs/ folder found"
+    raise UserError(
+        f"Unknown experiment {experiment!r}. Experiments in {where}: {', '.join(list_experiments()) or 'none'}. "
+        f"Use --config PATH for a file elsewhere."
+    )
+
+
+def read_yaml(path):
+    """Parse a YAML mapping; syntax errors name the file and line."""
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except OSError as error:
+        raise UserError(f"Cannot read config {path}: {error.strerror}.") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise UserError(f"Bad YAML in {where}: {error.problem}.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"Config {path} must be a YAML mapping of sections, not a {type(data).__name__}.")
+    return data
+
+
+# --- building the typed config ----------------------------------------------------
+
+
+def load_config(experiment=None, *, path=None, overrides=()):
+    """Resolve an experiment's config: defaults <- YAML file <- `overrides` ("a.b=value").
+
+    Args:
+        experiment: a name in configs/ (ignored when `path` is given).
+        path: a YAML file anywhere.
+        overrides: dotted `key=value` strings; values are parsed as YAML.
+
+    Returns:
+        A validated `ExperimentConfig`.
+
+    Raises:
+        UserError: unknown experiment, bad YAML, unknown key, wrong type, bad value.
+    """
+    path = pathlib.Path(path) if path else find_config(experiment)
+    data = read_yaml(path)
+    data.setdefault("name", experiment or path.stem)
+    config = _from_dict(ExperimentConfig, data, where=str(path))
+    for override in overrides:
+        apply_override(config, override)
+    validate(config)
+    return config
+
+
+def config_from_dict(data, *, where="config"):
+    """An `ExperimentConfig` from a plain dict (a saved config.yaml, say), validated."""
+    config = _from_dict(ExperimentConfig, dict(data), where=where)
+    validate(config)
+    return config
+
+
+def _from_dict(cls, data, *, where, prefix=""):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        key = prefix + unknown[0]
+        raise UserError(
+            f"Unknown config key {key!r} in {where}. Keys of {prefix.rstrip('.') or 'the top level'} are: "
+            f"{', '.join(fields)}."
+        )
+    kwargs = {}
+    for name, value in data.items():
+        field_type = _field_types(cls)[name]
+        if dataclasses.is_dataclass(field_type):
+            if not isinstance(value, dict):
+                raise UserError(f"Config key {prefix + name!r} in {where} must be a mapping of its own keys.")
+            kwargs[name] = _from_dict(field_type, value, where=where, prefix=f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, field_type, key=prefix + name)
+    return cls(**kwargs)
+
+
+def _field_types(cls):
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value, annotation, *, key):
+    """Check `value` against a field's type annotation; ints are accepted for floats."""
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind in (int, str, bool, list, dict) and type(value) is kind:
+            return value
+    names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
+    raise UserError(f"Config key {key!r} must be {names}, got {value!r} ({type(value).__name__}).")
+
+
+def apply_override(config, override):
+    """Apply one `--set key=value` to `config` in place, typed against the field it sets."""
+    key, sep, raw = override.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UserError(f"--set takes key=value (for example train.epochs=3), got {override!r}.")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    parts = key.split(".")
+    target = config
+    for i, part in enumerate(parts):
+        if isinstance(target, dict):
+            _set_free_key(config, parts[:i], ".".join(parts[i:]), value, key)
+            return
+        fields = {f.name for f in dataclasses.fields(target)}
+        if part not in fields:
+            path = ".".join(parts[:i]) or "the top level"
+            raise UserError(f"Unknown config key {key!r}: {path} has keys {', '.join(sorted(fields))}.")
+        if i == len(parts) - 1:
+            annotation = _field_types(type(target))[part]
+            if dataclasses.is_dataclass(annotation):
+                raise UserError(f"Config key {key!r} is a section; set one of its keys, e.g. {key}.<name>=value.")
+            setattr(target, part, _coerce(value, annotation, key=key))
+            return
+        target = getattr(target, part)
+
+
+def _set_free_key(config, section_path, name, value, key):
+    """Set `model.args.X` or `data.options.X`, typed against the builder's or loader's default."""
+    section = ".".join(section_path)
+    defaults = _free_key_defaults(config, section)
+    if defaults is not None and name not in defaults:
+        raise UserError(f"Unknown config key {key!r}: {section} accepts {', '.join(sorted(defaults))}.")
+    default = (defaults or {}).get(name)
+    if default is not None and not _same_kind(value, default):
+        raise UserError(
+            f"Config key {key!r} must be {type(default).__name__} like its default {default!r}, got {value!r}."
+        )
+    if isinstance(default, float) and isinstance(value, int):
+        value = float(value)
+    if isinstance(default, tuple) and isinstance(value, list):
+        value = tuple(value)
+    _resolve_section(config, section)[name] = value
+
+
+def _same_kind(value, default):
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def _resolve_section(config, section):
+    target = config
+    for part in section.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _free_key_defaults(config, section):
+    """Keyword defaults of the builder (model.args) or loader (data.options); None if unknown."""
+    if section == "model.args":
+        from kerasapps.registry import get_model_entry
+
+        return get_model_entry(config.model.name).defaults()
+    if section == "data.options":
+        from kerasapps.data import dataset_options
+
+        return dataset_options(config.data.name)
+    return None
+
+
+# --- validation and saving --------------------------------------------------------
+
+
+def validate(config):
+    """Check values that a type alone cannot; raises `UserError` naming the key."""
+    from kerasapps.data import list_datasets
+    from kerasapps.registry import get_model_entry
+
+    get_model_entry(config.model.name)
+    for key in ("name", "fallback"):
+        name = getattr(config.data, key)
+        if name is not None and name not in list_datasets():
+            raise UserError(f"Unknown dataset data.{key}={name!r}. Known datasets are: {', '.join(list_datasets())}.")
+    for section in ("model.args", "data.options"):
+        defaults = _free_key_defaults(config, section)
+        unknown = sorted(set(_resolve_section(config, section)) - set(defaults))
+        if unknown:
+            raise UserError(f"Unknown config key '{section}.{unknown[0]}': {section} accepts {', '.join(sorted(defaults))}.")
+    _check_choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
+    _check_choice("schedule.name", config.schedule.name, SCHEDULES)
+    _check_positive("train.epochs", config.train.epochs)
+    _check_positive("train.batch_size", config.train.batch_size)
+    _check_positive("train.steps_per_execution", config.train.steps_per_execution)
+    if config.optimizer.learning_rate <= 0:
+        raise UserError(f"optimizer.learning_rate must be positive, got {config.optimizer.learning_rate}.")
+    if not 0 <= config.data.validation_split < 1:
+        raise UserError(f"data.validation_split must be in [0, 1), got {config.data.validation_split}.")
+    if config.callbacks.checkpoint and config.data.validation_split == 0:
+        raise UserError("callbacks.checkpoint needs a validation split: set data.validation_split > 0 or callbacks.checkpoint=false.")
+    if sorted(config.schedule.boundaries) != config.schedule.boundaries or not all(
+        0 < b < 1 for b in config.schedule.boundaries
+    ):
+        raise UserError(f"schedule.boundaries must be increasing fractions of training in (0, 1), got {config.schedule.boundaries}.")
+
+
+def _check_choice(key, value, choices):
+    if value not in choices:
+        raise UserError(f"Unrecognized {key}={value!r}. Supported values are: {', '.join(choices)}.")
+
+
+def _check_positive(key, value):
+    if value < 1:
+        raise UserError(f"{key} must be at least 1, got {value}.")
+
+
+def _plain(value):
+    """Tuples -> lists, recursively, so that YAML and JSON dumps stay plain."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dump_config(config):
+    """The config as YAML text."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+def save_config(config, path):
+    """Write the resolved config as YAML (through a temporary file, then rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(dump_config(config))
+    os.replace(tmp, path)

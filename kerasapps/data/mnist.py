@@ -1,0 +1,118 @@
+"""MNIST, Fashion-MNIST and scikit-learn's embedded `digits`.
+
+MNIST and Fashion-MNIST come from a local folder of the four IDX .gz files
+(--data-dir or $KERASAPPS_DATA_DIR, or its `mnist/` / `fashion-mnist/` subfolder),
+else from TFDS. `digits` needs no download: scikit-learn ships it.
+"""
+
+import os
+
+import numpy as np
+
+from kerasapps.data.core import Dataset, DatasetInfo, register_dataset
+from kerasapps.data.idx import read_idx
+from kerasapps.data.images import image_spec, preprocess_images
+from kerasapps.data.tfds_source import load_tfds_arrays
+from kerasapps.errors import DatasetUnavailable
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+FASHION_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+
+
+def find_idx_folder(data_dir, subfolders):
+    """The folder under `data_dir` that holds the IDX training images, or None."""
+    if not data_dir:
+        return None
+    for candidate in [os.path.join(data_dir, s) for s in subfolders] + [data_dir]:
+        if os.path.exists(os.path.join(candidate, IDX_FILES["train"][0])):
+            return candidate
+    return None
+
+
+def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad_to):
+    folder = find_idx_folder(data_dir, subfolders)
+    if folder:
+        arrays = {
+            split: (read_idx(os.path.join(folder, images)), read_idx(os.path.join(folder, labels)))
+            for split, (images, labels) in IDX_FILES.items()
+        }
+        source = f"local: {folder}"
+    else:
+        try:
+            splits = load_tfds_arrays(tfds_name)
+        except DatasetUnavailable as error:
+            where = f"no IDX files under {data_dir}" if data_dir else "no --data-dir or $KERASAPPS_DATA_DIR"
+            raise DatasetUnavailable(
+                f"{where}, and {error.reason}",
+                f"Point --data-dir at a folder with the four IDX .gz files "
+                f"({', '.join(IDX_FILES['train'] + IDX_FILES['test'])}), or run once with network.",
+            ) from None
+        arrays = {split: (d["image"][..., 0], d["label"]) for split, d in splits.items()}
+        source = "tfds"
+    spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None)
+    return _to_dataset(name, source, class_names, spec, arrays)
+
+
+def _to_dataset(name, source, class_names, spec, arrays):
+    x_train = preprocess_images(arrays["train"][0], spec)
+    x_test = preprocess_images(arrays["test"][0], spec)
+    info = DatasetInfo(
+        name=name,
+        source=source,
+        class_names=list(class_names),
+        model_kwargs={"input_shape": tuple(x_train.shape[1:]), "num_classes": len(class_names)},
+        preprocessing=spec,
+    )
+    return Dataset(
+        x_train, arrays["train"][1].astype(np.int32), x_test, arrays["test"][1].astype(np.int32), info
+    )
+
+
+@register_dataset("mnist")
+def load_mnist(*, data_dir=None, pad_to=32):
+    """MNIST digits, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to` (0 = no padding)."""
+    return _load_idx_dataset(
+        "mnist", "mnist", ["mnist"], [str(i) for i in range(10)], data_dir=data_dir, pad_to=pad_to
+    )
+
+
+@register_dataset("fashion_mnist")
+def load_fashion_mnist(*, data_dir=None, pad_to=32):
+    """Fashion-MNIST, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to` (0 = no padding)."""
+    return _load_idx_dataset(
+        "fashion_mnist",
+        "fashion_mnist",
+        ["fashion-mnist", "fashion_mnist"],
+        FASHION_CLASSES,
+        data_dir=data_dir,
+        pad_to=pad_to,
+    )
+
+
+@register_dataset("digits")
+def load_digits(*, data_dir=None, pad_to=32, test_fraction=0.2):
+    """scikit-learn's UCI handwritten digits (1,797 8x8 images), resized to 28x28 like MNIST.
+
+    Embedded in scikit-learn, so always available: the offline fallback for MNIST.
+    A stratified `test_fraction` of the images (fixed split) is the test set.
+    """
+    import tensorflow as tf
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sklearn_digits()
+    images = bunch.images[..., None] * (255.0 / 16.0)  # 0..16 -> 0..255
+    images = tf.image.resize(images, (28, 28), method="bilinear").numpy()[..., 0]
+    images = np.clip(np.round(images), 0, 255).astype(np.uint8)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, bunch.target, test_size=test_fraction, stratify=bunch.target, random_state=0
+    )
+    spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None)
+    arrays = {"train": (x_train, y_train), "test": (x_test, y_test)}
+    return _to_dataset("digits", "scikit-learn", [str(i) for i in range(10)], spec, arrays)

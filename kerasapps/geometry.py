@@ -1,0 +1,174 @@
+"""Feature-map arithmetic, checked before Keras sees a layer.
+
+The course notes' formula for a convolution (and, with P = 0, for pooling):
+
+    W_out = (W_in - K + 2P) / S + 1
+
+An output that is not a positive whole number is an error that names the layer,
+the sizes and the formula. (The notes' worked example, 125x49 input, 5x5 filter,
+P = 2, S = 2, forgets the "+ 1": the right answer is 63x25.)
+
+`layer_table` reports every layer's output shape and parameter count from this
+arithmetic; the tests hold it against Keras's own shapes.
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+
+from kerasapps.errors import GeometryError
+
+FORMULA = "W_out = (W_in - K + 2P) / S + 1"
+
+
+def conv_output_size(size, kernel, stride=1, padding=0, *, layer="layer", axis="W"):
+    """Output size of a convolution or pooling window along one axis.
+
+    Args:
+        size: input size W_in.
+        kernel: window size K.
+        stride: step S.
+        padding: P in pixels, or Keras's "valid" (P = 0) or "same" (out = ceil(W_in / S)).
+        layer: the layer's name, for the error message.
+        axis: "H" or "W", for the error message.
+
+    Returns:
+        The output size, a positive int.
+
+    Raises:
+        GeometryError: the output is not a positive whole number.
+    """
+    if padding == "same":
+        return math.ceil(size / stride)
+    pad = 0 if padding == "valid" else int(padding)
+    numerator = size - kernel + 2 * pad
+    out = numerator / stride + 1
+    if out < 1 or numerator % stride:
+        raise GeometryError(
+            f"Layer {layer!r}: {FORMULA} gives {axis}_out = ({size} - {kernel} + 2*{pad}) / {stride}"
+            f" + 1 = {out:g}, which is not a positive whole number. "
+            f"Use a larger input, a smaller kernel or stride, or more padding."
+        )
+    return int(out)
+
+
+def pool_output_size(size, pool, stride=None, padding="valid", **kwargs):
+    """Output size of a pooling window: the convolution formula with P = 0 (or "same")."""
+    return conv_output_size(size, pool, stride or pool, padding, **kwargs)
+
+
+# --- per-layer arithmetic ---------------------------------------------------------
+
+
+def _spatial(layer, shape, kernel, strides, padding):
+    h, w, _ = shape
+    return (
+        conv_output_size(h, kernel[0], strides[0], padding, layer=layer.name, axis="H"),
+        conv_output_size(w, kernel[1], strides[1], padding, layer=layer.name, axis="W"),
+    )
+
+
+def _dense_like_params(layer, fan_in, units):
+    return fan_in * units + (units if layer.use_bias else 0)
+
+
+def layer_output(layer, input_shapes):
+    """(output shape, parameter count) of one layer, from our arithmetic.
+
+    `input_shapes` is a list of shapes without the batch axis. Layers this module
+    has no rule for fall back to Keras's `compute_output_shape` and `count_params`.
+    """
+    shape = tuple(input_shapes[0])
+    L = keras.layers
+    if isinstance(layer, L.Conv2D) and not isinstance(layer, L.DepthwiseConv2D):
+        h, w = _spatial(layer, shape, layer.kernel_size, layer.strides, layer.padding)
+        fan_in = layer.kernel_size[0] * layer.kernel_size[1] * shape[2] // layer.groups
+        return (h, w, layer.filters), _dense_like_params(layer, fan_in, layer.filters)
+    if isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D)):
+        h, w = _spatial(layer, shape, layer.pool_size, layer.strides, layer.padding)
+        return (h, w, shape[2]), 0
+    if isinstance(layer, L.ZeroPadding2D):
+        (top, bottom), (left, right) = layer.padding
+        return (shape[0] + top + bottom, shape[1] + left + right, shape[2]), 0
+    if isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)):
+        return (shape[-1],), 0
+    if isinstance(layer, L.Flatten):
+        return (int(np.prod(shape)),), 0
+    if isinstance(layer, L.Dense):
+        return shape[:-1] + (layer.units,), _dense_like_params(layer, shape[-1], layer.units)
+    if isinstance(layer, L.BatchNormalization):
+        channels = shape[-1]
+        return shape, channels * (2 + int(layer.center) + int(layer.scale))
+    if isinstance(layer, (L.Dropout, L.Activation, L.ReLU, L.Rescaling, L.Normalization)):
+        return shape, 0
+    if isinstance(layer, L.Add):
+        return shape, 0
+    if isinstance(layer, L.Concatenate):
+        return shape[:-1] + (sum(s[-1] for s in input_shapes),), 0
+    batched = [(None,) + tuple(s) for s in input_shapes]
+    out = layer.compute_output_shape(batched[0] if len(batched) == 1 else batched)
+    return tuple(out[1:]), layer.count_params() if layer.built else 0
+
+
+def check_layers(input_shape, layers):
+    """Walk a chain of (unbuilt) Keras layers with our arithmetic.
+
+    Returns the final output shape; raises `GeometryError` at the first layer
+    whose feature map does not fit.
+    """
+    shape = tuple(input_shape)
+    for layer in layers:
+        shape, _ = layer_output(layer, [shape])
+    return shape
+
+
+@dataclasses.dataclass
+class LayerRow:
+    name: str
+    kind: str
+    output_shape: tuple
+    params: int
+
+
+def layer_table(model):
+    """One `LayerRow` per layer of a built Keras model, computed by our arithmetic.
+
+    Works for Sequential and Functional models (multi-input layers such as Add and
+    Concatenate included): each layer's input shapes are taken from the rows
+    already computed for the layers that feed it.
+    """
+    shapes = {}  # id(KerasTensor) -> shape without batch axis
+    for tensor in model.inputs:
+        shapes[id(tensor)] = tuple(tensor.shape[1:])
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        for node in _nodes_in(model, layer):
+            inputs = [shapes[id(t)] for t in node.input_tensors]
+            out_shape, params = layer_output(layer, inputs)
+            for t in node.output_tensors:
+                shapes[id(t)] = out_shape
+            rows.append(LayerRow(layer.name, type(layer).__name__, out_shape, params))
+    return rows
+
+
+def _nodes_in(model, layer):
+    # A Sequential model wraps a Functional graph; either way the nodes that
+    # belong to this model are the ones whose outputs it computes.
+    graph = model._functional if isinstance(model, keras.Sequential) else model
+    owned = set()
+    for nodes in graph._nodes_by_depth.values():
+        owned.update(id(n) for n in nodes)
+    return [n for n in layer._inbound_nodes if id(n) in owned]
+
+
+def format_table(rows):
+    """A printable layer-by-layer table with a total."""
+    lines = [f"{'layer':<22}{'type':<24}{'output shape':<20}{'params':>12}"]
+    for r in rows:
+        lines.append(f"{r.name:<22}{r.kind:<24}{str(r.output_shape):<20}{r.params:>12,}")
+    lines.append(f"{'total':<66}{sum(r.params for r in rows):>12,}")
+    return "\n".join(lines)
