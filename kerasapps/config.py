@@ -6,7 +6,9 @@ A YAML file names only what differs from the defaults below; an unknown key is a
 error, and so is a `--set` value whose type does not match the field it sets.
 `model.args` and `data.options` are checked against the keyword arguments of the
 model builder and dataset loader they are passed to. The resolved config is
-saved with every run (`save_config`).
+saved with every run (`save_config`). The `tune` section (a search space over
+the other keys) is read only by `python -m kerasapps.tune` (kerasapps/tuning.py),
+which sets each trial's values with `set_value`, the typed path of `--set`.
 """
 
 import dataclasses

@@ -9,13 +9,20 @@ from kerasapps.config import OBJECTIVES, TUNERS
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m kerasapps.tune",
-        description="Search the space declared in the tune: section of configs/<EXPERIMENT>.yaml with "
-        "keras-tuner. Every trial is the experiment's own config with the trial's values set, trained on "
-        "the training split and scored on the validation split (never the test split). Results go to "
-        "saved_models/<EXPERIMENT>/tune/<NAME>/: keras-tuner's state, trials.csv (one row per trial), "
-        "best_config.yaml (a complete config for `python -m kerasapps.train --config`) and objective.png. "
-        "Running the same command again continues an interrupted search; --overwrite starts afresh. "
-        "A failing trial (NaN loss, out of memory) is recorded as failed and the search goes on.",
+        description="Search the space declared in the tune: section of configs/<EXPERIMENT>.yaml with keras-tuner.\n"
+        "Every trial is the experiment's own config with the trial's values set, trained on the training\n"
+        "split and scored on the validation split (never the test split). Results go to\n"
+        "saved_models/<EXPERIMENT>/tune/<NAME>/: keras-tuner's state, trials.csv (one row per trial),\n"
+        "best_config.yaml (a complete config: python -m kerasapps.train --config PATH) and objective.png.\n"
+        "The same command again continues an interrupted search; --overwrite starts afresh. A failing\n"
+        "trial (NaN loss, out of memory) is recorded as failed and the search goes on.\n\n"
+        "The space, keyed by the experiment's own config keys:\n"
+        "  tune:\n"
+        "    space:\n"
+        "      model.args.c1_filters: {min: 4, max: 16, step: 2}                  # ints: the key holds an int\n"
+        "      optimizer.learning_rate: {min: 1.0e-4, max: 1.0e-2, sampling: log}  # floats\n"
+        "      train.batch_size: {values: [32, 64, 128]}                          # a choice\n"
+        "      model.args.kernel_size: {values: [5, 9], when: {model.args.c5: [dense]}}   # conditional",
         epilog="Examples:\n"
         "  python -m kerasapps.tune lenet                          # the tuner and budget in lenet.yaml\n"
         "  python -m kerasapps.tune lenet --tuner random --max-trials 20 --retrain\n"
