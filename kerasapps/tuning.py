@@ -29,11 +29,13 @@ objective.png. Running the same search again continues it.
 import contextlib
 import copy
 import dataclasses
+import logging
 import math
 import os
 import pathlib
 import socket
 import time
+import warnings
 
 import keras
 import keras_tuner
@@ -397,7 +399,7 @@ def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, 
     log(f"Searching {len(entries)} hyperparameters of {config.name!r} with {config.tune.tuner} "
         f"({_budget(config)}) on {len(train[0]):,} train / {len(validation[0]):,} validation examples. "
         f"Folder: {folder}")
-    with _distributed_env(distributed, address):
+    with _distributed_env(distributed, address), _expected_warnings_silenced():
         tuner = _make_tuner(config, hypermodel, folder, overwrite=overwrite)
         if distributed != "worker":
             folder.mkdir(parents=True, exist_ok=True)  # overwrite=True has just deleted it
@@ -423,6 +425,25 @@ def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, 
         best = load_config(path=result.best_config_path)
         result.retrain_run, result.retrain_metrics = train_and_evaluate(best, data_dir=data_dir, runs_dir=runs_dir, log=log)
     return result
+
+
+@contextlib.contextmanager
+def _expected_warnings_silenced():
+    """Hide two warnings that every search triggers and no user can act on.
+
+    TensorFlow warns about retracing because each trial is a new model with new
+    tf.functions; Keras warns that Hyperband's continued trials load the weights
+    but not the optimizer state of the trial they continue (keras-tuner saves both).
+    """
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            yield
+    finally:
+        tf_logger.setLevel(level)
 
 
 def _budget(config):
