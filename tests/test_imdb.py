@@ -1,6 +1,5 @@
 """The IMDB loader: the shared aclImdb archive, a tiny folder made here, the vocabulary."""
 
-import os
 import tarfile
 
 import numpy as np
@@ -10,8 +9,6 @@ from kerasapps.data import load_dataset
 from kerasapps.data.imdb import find_imdb_source, read_aclimdb
 from kerasapps.data.text import clean_text, read_vocabulary, text_spec, vectorize
 from kerasapps.errors import DatasetUnavailable, UserError
-
-SHARED = os.environ.get("KERASAPPS_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 TINY = {
     ("train", "pos", "0_9"): "A great film.<br /><br />Great acting, great story.",
@@ -33,11 +30,11 @@ def tiny_folder(tmp_path):
     return tmp_path
 
 
-@pytest.fixture(scope="module")
-def shared_archive():
-    source = find_imdb_source(SHARED)
+@pytest.fixture
+def shared_archive(data_dir):
+    source = find_imdb_source(str(data_dir))
     if source is None:
-        pytest.fail(f"aclImdb.tar.gz not found under {SHARED}: set KERASAPPS_DATA_DIR to the shared data folder")
+        pytest.fail(f"no aclImdb.tar.gz under {data_dir}")
     return source
 
 
@@ -64,8 +61,8 @@ def test_shared_archive_counts_balance_and_labels(shared_archive):
     assert seen == set(wanted)
 
 
-def test_imdb_dataset_on_shared_data(shared_archive):
-    dataset = load_dataset("imdb", data_dir=SHARED, options={"vocab_size": 5000, "sequence_length": 64})
+def test_imdb_dataset_on_shared_data(shared_archive, data_dir):
+    dataset = load_dataset("imdb", data_dir=str(data_dir), options={"vocab_size": 5000, "sequence_length": 64})
     assert dataset.x_train.shape == (25_000, 64) and dataset.x_test.shape == (25_000, 64)
     assert dataset.x_train.dtype == np.int32 and dataset.x_train.max() < 5000
     assert dataset.y_train.mean() == 0.5 and dataset.y_test.mean() == 0.5

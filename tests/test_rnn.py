@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+from kerasapps.config import load_config
 from kerasapps.errors import UserError
 from kerasapps.models.rnn import build_rnn
 from kerasapps.registry import build_model, get_model_entry, list_models
+from kerasapps.training import compile_model, make_optimizer
 
 RNN_MODELS = [name for name in list_models() if get_model_entry(name).family == "rnn"]
 SMALL = {"vocab_size": 50, "embedding_dim": 8, "units": 6, "dense_units": 4}
@@ -98,3 +100,40 @@ def test_sequential_and_functional_have_the_same_layers():
 def test_bad_arguments_are_user_errors(kwargs, message):
     with pytest.raises(UserError, match=message):
         build_rnn(**kwargs)
+
+
+# --- gradient clipping through the config -------------------------------------------
+
+
+def _one_sgd_step(overrides):
+    """Build the lstm experiment's model small, take one SGD step (rate 1); return the updates."""
+    config = load_config("lstm", overrides=["optimizer.name=sgd", "optimizer.learning_rate=1.0", *overrides])
+    model = compile_model(build_model("lstm", sequence_length=6, **SMALL), config, steps_per_epoch=1)
+    # Every id once: the embedding's gradient is sparse, one slice per occurrence, and
+    # Keras clips each slice before the slices of a repeated id are summed.
+    ids = np.random.default_rng(0).permutation(np.arange(1, 49)).reshape(8, 6).astype("int32")
+    labels = np.array([0, 1] * 4, dtype="float32")
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    model.train_on_batch(ids, labels)
+    return model.optimizer, [w.numpy() - b for w, b in zip(model.trainable_weights, before)]
+
+
+def test_the_lstm_config_clips_gradients():
+    optimizer = make_optimizer(load_config("lstm"), steps_per_epoch=100)
+    assert optimizer.clipnorm == 1.0 and optimizer.clipvalue is None
+
+
+def test_clipvalue_reaches_the_optimizer_and_bounds_each_update():
+    optimizer, updates = _one_sgd_step(["optimizer.clipnorm=null", "optimizer.clipvalue=0.001"])
+    assert optimizer.clipvalue == 0.001
+    largest = max(np.abs(u).max() for u in updates)
+    assert largest <= 0.001 * (1 + 1e-5) and largest > 0.0005
+
+
+def test_clipnorm_reaches_the_optimizer_and_bounds_each_gradient_norm():
+    optimizer, updates = _one_sgd_step(["optimizer.clipnorm=0.01"])
+    assert optimizer.clipnorm == 0.01
+    norms = [np.linalg.norm(u) for u in updates]
+    assert max(norms) <= 0.01 * (1 + 1e-4) and max(norms) > 0.009
+    _, unclipped = _one_sgd_step(["optimizer.clipnorm=null"])
+    assert max(np.linalg.norm(u) for u in unclipped) > 0.02  # so the bound above was the clip's doing

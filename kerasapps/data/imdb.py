@@ -113,8 +113,6 @@ def load_imdb(
     sequence_length=400,
     standardize="lower_and_strip_punctuation",
     truncate="end",
-    max_train=0,
-    max_test=0,
 ):
     """IMDB reviews as token ids, with the vocabulary as the run asset `vocabulary.txt`.
 
@@ -124,8 +122,6 @@ def load_imdb(
         sequence_length: ids per review; longer reviews are cut, shorter ones zero-padded.
         standardize: "lower_and_strip_punctuation", "lower", "strip_punctuation" or "none".
         truncate: where a long review loses tokens: "end" (keep its beginning) or "start".
-        max_train, max_test: keep only this many reviews of each split (0 = all), drawn
-            at random but balanced the same way as the split; for quick runs and tests.
 
     Raises:
         DatasetUnavailable: no local copy and no TFDS copy or network.
@@ -149,10 +145,6 @@ def load_imdb(
                 f"or run once with network.",
             ) from None
         where = "tfds"
-    splits = {
-        "train": _subsample(*splits["train"], max_train, seed=0),
-        "test": _subsample(*splits["test"], max_test, seed=1),
-    }
     vocabulary = adapt_vocabulary(splits["train"][0], spec)
     info = DatasetInfo(
         name="imdb",
@@ -170,10 +162,3 @@ def load_imdb(
         assets={spec["vocabulary_file"]: vocabulary_text(vocabulary)},
     )
 
-
-def _subsample(texts, labels, limit, *, seed):
-    """At most `limit` (text, label) pairs, a random subset in the original order (0 = all)."""
-    if not limit or limit >= len(texts):
-        return texts, labels
-    keep = np.sort(np.random.default_rng(seed).choice(len(texts), size=limit, replace=False))
-    return [texts[i] for i in keep], labels[keep]
