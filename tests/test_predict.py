@@ -134,3 +134,12 @@ def test_cli_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys, args, mes
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
+
+
+def test_evaluate_works_on_a_text_run(run_dir, data_dir):
+    from kerasapps.evaluate import evaluate_run
+
+    result = evaluate_run(run_dir, data_dir=str(data_dir), log=lambda _: None)
+    assert result["confusion_matrix"].sum() == 1000
+    assert result["test_accuracy"] == pytest.approx(read_metrics(run_dir)["test_accuracy"], abs=1e-6)
+    assert (run_dir / "confusion_matrix.csv").is_file()
