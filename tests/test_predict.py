@@ -43,7 +43,7 @@ def run_dir(tmp_path_factory, data_dir):
 def test_lstm_run_learns_above_chance_and_saves_the_vocabulary(run_dir):
     metrics = read_metrics(run_dir)
     assert metrics["examples"] == {"train": 3600, "validation": 400, "test": 1000}
-    assert metrics["test_accuracy"] > 0.65, metrics["test_accuracy"]
+    assert metrics["test_accuracy"] > 0.75, metrics["test_accuracy"]  # 0.832 on the 2-core CPU
     assert metrics["dataset"]["preprocessing"]["kind"] == "text"
     vocabulary = read_vocabulary(run_dir / "vocabulary.txt")
     assert len(vocabulary) == metrics["dataset"]["model_kwargs"]["vocab_size"] == 5000
