@@ -53,20 +53,21 @@ def _dataset_info(run_dir):
     return runs.read_metrics(run_dir).get("dataset", {})
 
 
-def check_texts(texts, *, where="text"):
-    """Raise `UserError` if a review is empty or holds characters that were undecodable bytes.
+def check_texts(texts, *, where=lambda i: f"Text {i + 1}"):
+    """Raise `UserError` if there is no review, or one is empty or holds undecodable bytes.
 
-    `where(i)` or the string `where` names review i in the message.
+    Undecodable bytes reach Python strings as surrogate escapes (command-line
+    arguments do). `where(i)` names review i in the message.
     """
     if not texts:
         raise UserError("No text to predict on: give a review, or --file with one review a line.")
     for i, text in enumerate(texts):
-        name = where(i) if callable(where) else where
+        name = where(i)
         if not text.strip():
             raise UserError(f"{name} is empty: give the text of a review.")
         try:
             text.encode("utf-8")
-        except UnicodeEncodeError as error:  # surrogate escapes stand for undecodable bytes
+        except UnicodeEncodeError as error:
             raise UserError(
                 f"{name} is not valid UTF-8 text (undecodable byte at character {error.start + 1})."
             ) from None
@@ -87,7 +88,7 @@ def predict_texts(run_dir, texts, *, batch_size=256, run=None):
     from kerasapps.data.text import vectorize
 
     texts = list(texts)
-    check_texts(texts, where=lambda i: f"Text {i + 1}")
+    check_texts(texts)
     model, spec, vocabulary, _ = run or load_text_run(run_dir)
     ids = vectorize(texts, spec, vocabulary)
     return np.asarray(model.predict(ids, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(len(texts))
