@@ -40,7 +40,9 @@ def preprocess_images(images, spec):
         )
     x *= spec["scale"]
     if spec.get("mean") is not None:
-        x = (x - np.asarray(spec["mean"], np.float32)) / np.asarray(spec["std"], np.float32)
+        # In place: CIFAR-10's training set is 600 MB of float32.
+        x -= np.asarray(spec["mean"], np.float32)
+        x /= np.asarray(spec["std"], np.float32)
     return x
 
 
