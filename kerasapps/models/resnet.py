@@ -25,6 +25,7 @@ equals the coupled weight decay of the paper's SGD (see `common.kernel_regulariz
 
 import keras
 
+from kerasapps.errors import UserError
 from kerasapps.models.common import check_choice, kernel_regularizer
 from kerasapps.registry import register_model
 
@@ -51,6 +52,11 @@ def _shortcut(x, filters, stride, *, kind, bias, reg, name):
         return x
     if kind == "projection":
         return _conv_bn(x, filters, 1, stride=stride, relu=False, bias=bias, reg=reg, name=name)
+    if filters < channels:
+        raise UserError(
+            f"Layer {name!r}: an identity shortcut cannot take {channels} channels down to {filters}; "
+            f"use shortcut='projection'."
+        )
     if stride != 1:
         # A 1x1 window with stride 2 keeps every other pixel: x[:, ::2, ::2].
         x = keras.layers.MaxPooling2D(1, strides=stride, padding="same", name=f"{name}_subsample")(x)
@@ -121,7 +127,7 @@ def build_resnet(
         An uncompiled Functional `keras.Model`.
 
     Raises:
-        UserError: an unknown option value.
+        UserError: an unknown option value, or an identity shortcut asked to reduce channels.
     """
     check_choice("block", block, BLOCK_TYPES)
     check_choice("shortcut", shortcut, SHORTCUTS)
