@@ -37,6 +37,8 @@ class DataConfig:
     name: str = "mnist"
     fallback: str | None = None  # dataset to use when `name` cannot be had
     validation_split: float = 0.1  # carved from the training split
+    limit_train: int | None = None  # use a random subset of this many training examples (quick runs)
+    limit_test: int | None = None  # and of this many test examples
     options: dict = dataclasses.field(default_factory=dict)  # keyword options of the loader
 
 
@@ -54,7 +56,7 @@ class OptimizerConfig:
 @dataclasses.dataclass
 class ScheduleConfig:
     name: str = "constant"  # constant | cosine | step
-    warmup_epochs: int = 0  # linear warm-up from 0 (cosine and step)
+    warmup_epochs: int = 0  # cosine: linear warm-up from 0 over this many epochs
     boundaries: list = dataclasses.field(default_factory=lambda: [0.5, 0.75])  # step: fractions of training
     factor: float = 0.1  # step: multiply the rate by this at each boundary
 
@@ -210,6 +212,11 @@ def _coerce(value, annotation, *, key):
     for kind in allowed:
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if kind is float and isinstance(value, str):
+            try:  # PyYAML reads 1e-3 (no dot) as a string
+                return float(value)
+            except ValueError:
+                pass
         if kind in (int, str, bool, list, dict) and type(value) is kind:
             return value
     names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
@@ -308,14 +315,24 @@ def validate(config):
             raise UserError(f"Unknown dataset data.{key}={name!r}. Known datasets are: {', '.join(list_datasets())}.")
     for section in ("model.args", "data.options"):
         defaults = _free_key_defaults(config, section)
-        unknown = sorted(set(_resolve_section(config, section)) - set(defaults))
-        if unknown:
-            raise UserError(f"Unknown config key '{section}.{unknown[0]}': {section} accepts {', '.join(sorted(defaults))}.")
+        for name, value in _resolve_section(config, section).items():
+            if name not in defaults:
+                raise UserError(f"Unknown config key '{section}.{name}': {section} accepts {', '.join(sorted(defaults))}.")
+            if defaults[name] is not None and value is not None and not _same_kind(value, defaults[name]):
+                raise UserError(
+                    f"Config key '{section}.{name}' must be {type(defaults[name]).__name__} like its default "
+                    f"{defaults[name]!r}, got {value!r}."
+                )
     _check_choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
     _check_choice("schedule.name", config.schedule.name, SCHEDULES)
     _check_positive("train.epochs", config.train.epochs)
     _check_positive("train.batch_size", config.train.batch_size)
     _check_positive("train.steps_per_execution", config.train.steps_per_execution)
+    for key in ("limit_train", "limit_test"):
+        if getattr(config.data, key) is not None:
+            _check_positive(f"data.{key}", getattr(config.data, key))
+    if config.schedule.warmup_epochs and config.schedule.name != "cosine":
+        raise UserError("schedule.warmup_epochs works with schedule.name=cosine only.")
     if config.optimizer.learning_rate <= 0:
         raise UserError(f"optimizer.learning_rate must be positive, got {config.optimizer.learning_rate}.")
     if not 0 <= config.data.validation_split < 1:

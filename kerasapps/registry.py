@@ -23,21 +23,34 @@ class ModelEntry:
     builder: Callable
     family: str
     description: str
+    base: Callable | None = None  # the generic builder a variant forwards **kwargs to
 
     def defaults(self):
-        """The builder's keyword arguments and their default values."""
-        return {
-            p.name: p.default
-            for p in inspect.signature(self.builder).parameters.values()
-            if p.default is not inspect.Parameter.empty
-        }
+        """Every keyword argument the model takes, with its default value.
+
+        A variant's own defaults override those of the generic builder it forwards to.
+        """
+        defaults = _keyword_defaults(self.base) if self.base else {}
+        defaults.update(_keyword_defaults(self.builder))
+        return defaults
+
+
+def _keyword_defaults(function):
+    return {
+        p.name: p.default
+        for p in inspect.signature(function).parameters.values()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, family: str, description: str = ""):
+def register_model(name: str, *, family: str, description: str = "", base: Callable | None = None):
     """Decorator that adds a builder to the registry under `name`.
+
+    `base` names the generic builder that a thin variant passes its **kwargs on
+    to, so that config checks and tuners see all of the variant's arguments.
 
     Raises:
         ValueError: a model of that name is already registered.
@@ -50,7 +63,7 @@ def register_model(name: str, *, family: str, description: str = ""):
                 f"(by {_MODELS[name].builder.__module__}.{_MODELS[name].builder.__name__})."
             )
         doc = description or (inspect.getdoc(builder) or "").split("\n")[0]
-        _MODELS[name] = ModelEntry(name, builder, family, doc)
+        _MODELS[name] = ModelEntry(name, builder, family, doc, base)
         return builder
 
     return decorate
@@ -83,12 +96,11 @@ def build_model(name: str, **kwargs):
         UserError: unknown model name or an argument the builder does not take.
     """
     entry = get_model_entry(name)
-    params = inspect.signature(entry.builder).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    unknown = sorted(set(kwargs) - set(params))
-    if unknown and not takes_any:
+    accepted = entry.defaults()
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
         raise UserError(
             f"Model {name!r} takes no argument {', '.join(unknown)}. "
-            f"Its arguments are: {', '.join(sorted(params))}."
+            f"Its arguments are: {', '.join(sorted(accepted))}."
         )
     return entry.builder(**kwargs)

@@ -103,10 +103,11 @@ def resolve_data_dir(data_dir=None):
     return data_dir or os.environ.get(DATA_DIR_ENV) or None
 
 
-def load_dataset(name, *, data_dir=None, fallback=None, options=None, log=print):
+def load_dataset(name, *, data_dir=None, fallback=None, options=None, strict_options=True, log=print):
     """Load dataset `name` with loader `options`, falling back to `fallback` if it cannot be had.
 
-    The fallback loader gets the options it understands. When the fallback is
+    An option the loader does not take is an error when `strict_options`, else
+    ignored; the fallback loader always gets just the options it understands. When the fallback is
     used, `log` is called once with a one-line explanation and the returned
     info records both names and the reason.
 
@@ -117,7 +118,7 @@ def load_dataset(name, *, data_dir=None, fallback=None, options=None, log=print)
     options = dict(options or {})
     data_dir = resolve_data_dir(data_dir)
     try:
-        dataset = _call_loader(name, data_dir, options, strict=True)
+        dataset = _call_loader(name, data_dir, options, strict=strict_options)
         dataset.info.requested = name
         return dataset
     except DatasetUnavailable as error:

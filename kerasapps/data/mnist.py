@@ -5,6 +5,7 @@ MNIST and Fashion-MNIST come from a local folder of the four IDX .gz files
 else from TFDS. `digits` needs no download: scikit-learn ships it.
 """
 
+import functools
 import os
 
 import numpy as np
@@ -35,13 +36,22 @@ def find_idx_folder(data_dir, subfolders):
     return None
 
 
+@functools.lru_cache(maxsize=2)
+def read_idx_folder(folder):
+    """{"train": (images, labels), "test": (...)} from a folder of IDX files, cached in memory.
+
+    Decompressing MNIST takes seconds; evaluate, tune and the tests read it many times.
+    """
+    return {
+        split: (read_idx(os.path.join(folder, images)), read_idx(os.path.join(folder, labels)))
+        for split, (images, labels) in IDX_FILES.items()
+    }
+
+
 def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad_to):
     folder = find_idx_folder(data_dir, subfolders)
     if folder:
-        arrays = {
-            split: (read_idx(os.path.join(folder, images)), read_idx(os.path.join(folder, labels)))
-            for split, (images, labels) in IDX_FILES.items()
-        }
+        arrays = read_idx_folder(folder)
         source = f"local: {folder}"
     else:
         try:

@@ -100,13 +100,13 @@ def build_lenet(
 # --- variants ---------------------------------------------------------------------
 
 
-@register_model("lenet5", family="lenet")
+@register_model("lenet5", family="lenet", base=build_lenet)
 def lenet5(*, input_shape=(32, 32, 1), num_classes=10, api="sequential", **kwargs):
     """LeNet-5 as in LeCun et al. 1998: tanh, average pooling, C5 a 5x5 convolution."""
     return build_lenet(input_shape=input_shape, num_classes=num_classes, api=api, **kwargs)
 
 
-@register_model("lenet5_modern", family="lenet")
+@register_model("lenet5_modern", family="lenet", base=build_lenet)
 def lenet5_modern(
     *,
     input_shape=(32, 32, 1),

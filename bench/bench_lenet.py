@@ -1,0 +1,96 @@
+"""Benchmark: the default `lenet` experiment against plain `model.fit` on NumPy arrays.
+
+    KERASAPPS_DATA_DIR=../shared/data python bench/bench_lenet.py
+
+Both train the same model with the same optimizer, batch size and epochs on the
+same MNIST split, in one process, one after the other. The baseline is what a
+tutorial script does: `model.fit(x, y)` on in-memory arrays, no callbacks. Ours
+is `kerasapps.training.train_and_evaluate` with everything a run writes
+(checkpoints, backup, TensorBoard, CSV). Appends one row per run to
+bench/results/lenet.csv.
+"""
+
+import argparse
+import datetime
+import math
+import pathlib
+import sys
+import tempfile
+import time
+
+import pandas as pd
+
+import kerasapps  # noqa: F401  (first: imports TensorFlow quietly)
+from kerasapps.config import load_config
+from kerasapps.training import (
+    build_experiment_model,
+    compile_model,
+    library_versions,
+    prepare_data,
+    seed_everything,
+    train_and_evaluate,
+)
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "lenet.csv"
+
+
+def baseline_numpy_fit(config):
+    """Plain model.fit on NumPy arrays: the tutorial way. Returns (seconds, test accuracy)."""
+    seed_everything(config.seed)
+    dataset, (x, y), (x_val, y_val) = prepare_data(config, log=lambda _: None)
+    model = build_experiment_model(config, dataset.info)
+    compile_model(model, config, math.ceil(len(x) / config.train.batch_size))
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=config.train.batch_size, epochs=config.train.epochs,
+              validation_data=(x_val, y_val), verbose=2)
+    seconds = time.perf_counter() - start
+    _, accuracy = model.evaluate(dataset.x_test, dataset.y_test, batch_size=config.train.batch_size, verbose=0)
+    return seconds, accuracy, len(x)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for both runs, e.g. train.epochs=2 for a quick check")
+    parser.add_argument("--skip-baseline", action="store_true", help="time only our pipeline")
+    args = parser.parse_args(argv)
+    config = load_config("lenet", overrides=args.overrides)
+
+    rows = []
+    if not args.skip_baseline:
+        seconds, accuracy, n = baseline_numpy_fit(config)
+        rows.append(("numpy model.fit", seconds, accuracy, n))
+    with tempfile.TemporaryDirectory() as runs_dir:
+        _, metrics = train_and_evaluate(config, runs_dir=runs_dir, verbose=2)
+    rows.append(("kerasapps.train", metrics["train_time_s"], metrics["test_accuracy"], metrics["examples"]["train"]))
+
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    versions = library_versions()
+    frame = pd.DataFrame(
+        [
+            {
+                "date": stamp,
+                "pipeline": name,
+                "overrides": " ".join(args.overrides),
+                "epochs": config.train.epochs,
+                "train_s": round(seconds, 1),
+                "s_per_epoch": round(seconds / config.train.epochs, 2),
+                "train_images_per_s": round(n * config.train.epochs / seconds),
+                "test_accuracy": round(float(accuracy), 4),
+                "machine": versions["machine"],
+                "tensorflow": versions["tensorflow"],
+            }
+            for name, seconds, accuracy, n in rows
+        ]
+    )
+    if len(rows) == 2:
+        frame["speed_vs_numpy_fit"] = round(rows[0][1] / rows[1][1], 3)
+    RESULTS.parent.mkdir(exist_ok=True)
+    frame.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+    print(frame.to_string(index=False))
+    print(f"appended to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

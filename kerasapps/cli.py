@@ -1,0 +1,41 @@
+"""What every `python -m kerasapps.X` entry point shares: error handling and common flags."""
+
+import argparse
+import sys
+import traceback
+
+from kerasapps.errors import UserError
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite; the message says when and what to try."""
+
+
+def add_common_arguments(parser: argparse.ArgumentParser):
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+
+def run_main(main, argv=None):
+    """Call `main(argv)` and turn expected failures into one line on stderr.
+
+    Exit codes: 0 success, 1 training diverged, 2 bad input (a `UserError`),
+    130 interrupted. With --debug the traceback is printed as well.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        code = main(argv)
+    except UserError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        code = 2
+    except TrainingDiverged as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        print("\ninterrupted.", file=sys.stderr)
+        code = 130
+    sys.exit(code or 0)

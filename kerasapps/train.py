@@ -1,0 +1,53 @@
+"""python -m kerasapps.train EXPERIMENT: train, evaluate and save one experiment."""
+
+import argparse
+
+from kerasapps.cli import add_common_arguments, run_main
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasapps.train",
+        description="Train an experiment from configs/<EXPERIMENT>.yaml, evaluate it on the test split\n"
+        "and save a run folder saved_models/<EXPERIMENT>/<run-id>/ (model.keras, config.yaml,\n"
+        "history.csv, metrics.json, curves.png, tensorboard/).",
+        epilog="Examples:\n"
+        "  python -m kerasapps.train lenet\n"
+        "  python -m kerasapps.train lenet --set train.epochs=3 --set optimizer.learning_rate=0.002\n"
+        "  python -m kerasapps.train lenet --resume        # continue an interrupted run\n"
+        "  python -m kerasapps.train --config my.yaml --print-config",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
+    parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. train.epochs=3 or model.args.dropout=0.25 (repeatable)",
+    )
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
+    parser.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: saved_models)")
+    parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the experiment")
+    add_common_arguments(parser)
+    return parser
+
+
+def main(argv):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.experiment and not args.config:
+        parser.error("name an EXPERIMENT (a file in configs/) or give --config PATH")
+
+    from kerasapps.config import dump_config, load_config
+    from kerasapps.training import train_and_evaluate
+
+    config = load_config(args.experiment, path=args.config, overrides=args.overrides)
+    if args.print_config:
+        print(dump_config(config), end="")
+        return 0
+    train_and_evaluate(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,102 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from kerasapps.config import ExperimentConfig, apply_override, dump_config, list_experiments, load_config
+from kerasapps.errors import UserError
+
+
+def test_lenet_config_loads_every_section():
+    config = load_config("lenet")
+    assert isinstance(config, ExperimentConfig)
+    assert config.name == "lenet"
+    assert config.model.name.startswith("lenet5")
+    assert config.data.name == "mnist" and config.data.fallback == "digits"
+    assert "lenet" in list_experiments()
+
+
+def test_overrides_are_typed_against_the_fields():
+    config = load_config("lenet", overrides=["train.epochs=3", "optimizer.learning_rate=1", "model.args.dropout=0.25"])
+    assert config.train.epochs == 3
+    assert config.optimizer.learning_rate == 1.0 and isinstance(config.optimizer.learning_rate, float)
+    assert config.model.args["dropout"] == 0.25
+    apply_override(config, "optimizer.clipnorm=null")
+    assert config.optimizer.clipnorm is None
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epochz=3", "Unknown config key 'train.epochz'"),
+        ("train.epochs=three", "'train.epochs' must be int"),
+        ("train.epochs=2.5", "'train.epochs' must be int"),
+        ("callbacks.tensorboard=1", "'callbacks.tensorboard' must be bool"),
+        ("model.args.dropot=0.1", "Unknown config key 'model.args.dropot'.*dropout"),
+        ("model.args.batch_norm=yes please", "'model.args.batch_norm' must be bool"),
+        ("data.options.pad_to=big", "'data.options.pad_to' must be int"),
+        ("train", "--set takes key=value"),
+        ("optimizer=sgd", "is a section"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(UserError, match=message):
+        load_config("lenet", overrides=[override])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optimizer.name=adamax", "optimizer.name='adamax'"),
+        ("data.name=imagenet", "Unknown dataset data.name='imagenet'"),
+        ("model.name=lenet7", "Unknown model 'lenet7'"),
+        ("train.epochs=0", "train.epochs must be at least 1"),
+        ("schedule.boundaries=[0.8, 0.2]", "schedule.boundaries"),
+    ],
+)
+def test_bad_values_are_errors(override, message):
+    with pytest.raises(UserError, match=message):
+        load_config("lenet", overrides=[override])
+
+
+def test_unknown_experiment_lists_the_configs():
+    with pytest.raises(UserError, match="Unknown experiment 'lenett'.*lenet"):
+        load_config("lenett")
+
+
+def test_unknown_yaml_key_and_bad_yaml_name_the_file_and_line(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("model:\n  name: lenet5\n  argz: {}\n")
+    with pytest.raises(UserError, match="Unknown config key 'model.argz' in .*x.yaml"):
+        load_config(path=path)
+    path.write_text("model:\n  name: lenet5\n train: [\n")
+    with pytest.raises(UserError, match=r"Bad YAML in .*x.yaml, line 3"):
+        load_config(path=path)
+    path.write_text("model:\n  name: lenet5\n  args: {dropout: high}\n")
+    with pytest.raises(UserError, match="'model.args.dropout' must be float"):
+        load_config(path=path)
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = load_config("lenet", overrides=["train.epochs=4"])
+    path = tmp_path / "resolved.yaml"
+    path.write_text(dump_config(config))
+    again = load_config(path=path)
+    assert again == config
+
+
+def test_cli_print_config_and_its_errors():
+    ok = subprocess.run(
+        [sys.executable, "-m", "kerasapps.train", "lenet", "--set", "train.epochs=7", "--print-config"],
+        capture_output=True, text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert yaml.safe_load(ok.stdout)["train"]["epochs"] == 7
+    assert ok.stderr == ""  # TensorFlow's start-up noise is kept out of user output
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "kerasapps.train", "lenet", "--set", "train.epochs=x"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == ["error: Config key 'train.epochs' must be int, got 'x' (str)."]

@@ -1,0 +1,91 @@
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from kerasapps.data import load_dataset, make_pipeline, preprocess_images, split_validation
+from kerasapps.data.idx import read_idx
+from kerasapps.errors import DatasetUnavailable, UserError
+
+
+def test_idx_reader_on_real_mnist(data_dir):
+    images = read_idx(str(data_dir / "mnist" / "train-images-idx3-ubyte.gz"))
+    labels = read_idx(str(data_dir / "mnist" / "train-labels-idx1-ubyte.gz"))
+    test_images = read_idx(str(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz"))
+    assert images.shape == (60_000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (60_000,) and set(np.unique(labels)) == set(range(10))
+    assert test_images.shape == (10_000, 28, 28)
+    # The md5 of the uncompressed official file (shared/data/README.md).
+    header = b"\x00\x00\x08\x03" + b"".join(int(n).to_bytes(4, "big") for n in (10_000, 28, 28))
+    assert hashlib.md5(header + test_images.tobytes()).hexdigest() == "2646ac647ad5339dbf082846283269ea"
+
+
+def test_mnist_loader_pads_to_32_and_scales(data_dir):
+    dataset = load_dataset("mnist", data_dir=str(data_dir))
+    assert dataset.x_train.shape == (60_000, 32, 32, 1) and dataset.x_test.shape == (10_000, 32, 32, 1)
+    assert dataset.x_train.dtype == np.float32 and 0 <= dataset.x_train.min() and dataset.x_train.max() == 1
+    assert dataset.x_train[:, :2].max() == 0  # the zero border
+    assert dataset.info.source.startswith("local:") and dataset.info.model_kwargs["num_classes"] == 10
+
+
+def test_fashion_mnist_has_named_classes(data_dir):
+    dataset = load_dataset("fashion_mnist", data_dir=str(data_dir), options={"pad_to": 0})
+    assert dataset.x_train.shape == (60_000, 28, 28, 1)
+    assert dataset.info.class_names[9] == "Ankle boot"
+
+
+def test_corrupt_and_missing_files_are_named(tmp_path):
+    good = np.zeros((3, 2, 2), np.uint8)
+    raw = b"\x00\x00\x08\x03" + b"".join(int(n).to_bytes(4, "big") for n in good.shape) + good.tobytes()
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(raw))
+    assert read_idx(str(path)).shape == (3, 2, 2)
+    path.write_bytes(gzip.compress(raw[:-3]))
+    with pytest.raises(DatasetUnavailable, match=r"train-images-idx3-ubyte.gz is corrupt"):
+        read_idx(str(path))
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(DatasetUnavailable, match=r"cannot read .*train-images-idx3-ubyte.gz"):
+        read_idx(str(path))
+    path.write_bytes(gzip.compress(raw))
+    with pytest.raises(DatasetUnavailable, match=r"missing file .*train-labels-idx1-ubyte.gz"):
+        load_dataset("mnist", data_dir=str(tmp_path))
+
+
+def test_offline_fallback_to_digits(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASAPPS_OFFLINE", "1")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    monkeypatch.delenv("KERASAPPS_DATA_DIR", raising=False)
+    said = []
+    dataset = load_dataset("mnist", fallback="digits", options={"pad_to": 32}, log=said.append)
+    assert dataset.info.name == "digits" and dataset.info.requested == "mnist"
+    assert "no network" in dataset.info.fallback_reason
+    assert len(said) == 1 and "fallback 'digits'" in said[0]
+    assert dataset.x_train.shape[1:] == (32, 32, 1)
+    assert len(dataset.x_train) + len(dataset.x_test) == 1_797
+    with pytest.raises(DatasetUnavailable, match="Point --data-dir at a folder"):
+        load_dataset("mnist")
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    x = np.arange(100)
+    (x_train, _), (x_val, _) = split_validation(x, x, 0.2, seed=1)
+    (x_train2, _), (x_val2, _) = split_validation(x, x, 0.2, seed=1)
+    assert len(x_val) == 20 and not set(x_train) & set(x_val)
+    assert np.array_equal(x_val, x_val2) and np.array_equal(x_train, x_train2)
+    with pytest.raises(UserError):
+        split_validation(x, x, 1.0, seed=0)
+
+
+def test_pipeline_visits_every_example_once_and_reshuffles():
+    x = np.arange(50, dtype=np.float32)
+    pipeline = make_pipeline(x, x.astype(np.int32), batch_size=8, shuffle=True, seed=3)
+    epochs = [np.concatenate([b[0].numpy() for b in pipeline]) for _ in range(2)]
+    assert sorted(epochs[0]) == list(x) and sorted(epochs[1]) == list(x)
+    assert not np.array_equal(epochs[0], epochs[1])
+
+
+def test_preprocess_standardizes_per_channel():
+    spec = {"size": [2, 2], "channels": 3, "pad_to": None, "scale": 1.0, "mean": [1, 2, 3], "std": [1, 2, 4]}
+    out = preprocess_images(np.full((1, 2, 2, 3), 5, np.uint8), spec)
+    assert np.allclose(out[0, 0, 0], [4, 1.5, 0.5])

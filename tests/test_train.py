@@ -1,0 +1,125 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from kerasapps import training
+from kerasapps.cli import TrainingDiverged
+from kerasapps.config import load_config, read_yaml
+from kerasapps.evaluate import evaluate_run
+from kerasapps.errors import UserError
+from kerasapps.runs import resolve_run
+
+SMALL = ["data.limit_train=3000", "data.limit_test=1000", "train.batch_size=32"]
+
+
+def test_train_cli_end_to_end_writes_every_output(data_dir, runs_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasapps.train", "lenet", "--set", "train.epochs=2", *[a for s in SMALL for a in ("--set", s)]],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Epoch 2/2" in result.stdout and "Test accuracy:" in result.stdout
+    run_dir = resolve_run("lenet", runs_dir)
+    assert (runs_dir / "lenet" / "latest").resolve() == run_dir
+    for name in ["model.keras", "best.keras", "config.yaml", "history.csv", "metrics.json", "curves.png", "labels.txt"]:
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.8  # chance is 0.1
+    assert metrics["dataset"]["name"] == "mnist" and metrics["dataset"]["source"].startswith("local:")
+    assert metrics["examples"] == {"train": 2700, "validation": 300, "test": 1000}
+    assert metrics["parameters"] == 61_706 and metrics["epochs"] == 2
+    assert metrics["train_examples_per_s"] > 0 and metrics["versions"]["keras"] == keras.__version__
+    assert read_yaml(run_dir / "config.yaml")["data"]["limit_train"] == 3000
+    assert len(pd.read_csv(run_dir / "history.csv")) == 2
+    model = keras.saving.load_model(run_dir / "model.keras")
+    assert model.count_params() == 61_706
+
+
+def test_same_seed_same_metrics(data_dir, runs_dir):
+    config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *SMALL])
+    _, first = training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
+    _, second = training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
+    assert first["test_accuracy"] == second["test_accuracy"]
+    assert first["test_loss"] == second["test_loss"]
+
+
+class _InterruptAfter(keras.callbacks.Callback):
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_and_loses_nothing(data_dir, runs_dir, monkeypatch):
+    overrides = ["train.epochs=3", "callbacks.tensorboard=false", *SMALL]
+    config = load_config("lenet", overrides=overrides)
+    finished, _ = training.train_and_evaluate(
+        load_config("lenet", overrides=["train.epochs=1", *overrides[1:]]), runs_dir=runs_dir, verbose=0, log=lambda _: None
+    )
+    make_callbacks = training.make_callbacks
+    monkeypatch.setattr(training, "make_callbacks", lambda *a, **k: make_callbacks(*a, **k) + [_InterruptAfter(2)])
+    with pytest.raises(KeyboardInterrupt):
+        training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
+    interrupted = training.runs.unfinished_run("lenet", runs_dir)
+    assert interrupted is not None and not (interrupted / "model.keras").exists()
+    assert resolve_run("lenet", runs_dir) == finished.resolve()  # the finished run is still the newest usable one
+    assert len(pd.read_csv(interrupted / "history.csv")) == 2
+
+    monkeypatch.setattr(training, "make_callbacks", make_callbacks)
+    said = []
+    run_dir, metrics = training.train_and_evaluate(config, runs_dir=runs_dir, resume=True, verbose=0, log=said.append)
+    assert run_dir == interrupted and any("Resuming" in line for line in said)
+    assert metrics["epochs"] == 3 and metrics["epochs_this_session"] == 1
+    assert list(pd.read_csv(run_dir / "history.csv")["epoch"]) == [0, 1, 2]
+    assert (finished / "model.keras").is_file()
+    with pytest.raises(UserError, match="Nothing to resume"):
+        training.train_and_evaluate(config, runs_dir=runs_dir, resume=True, verbose=0)
+
+
+def test_nan_loss_stops_with_a_clear_message(data_dir, runs_dir):
+    config = load_config(
+        "lenet",
+        overrides=["train.epochs=2", "optimizer.name=sgd", "optimizer.learning_rate=1e9", "schedule.name=constant",
+                   "callbacks.tensorboard=false", *SMALL],
+    )
+    with pytest.raises(TrainingDiverged, match="loss became NaN. Lower optimizer.learning_rate"):
+        training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
+
+
+def test_evaluate_writes_a_confusion_matrix(data_dir, runs_dir):
+    config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *SMALL])
+    run_dir, metrics = training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasapps.evaluate", "lenet"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    matrix = pd.read_csv(run_dir / "confusion_matrix.csv", index_col=0)
+    assert matrix.shape == (10, 10) and matrix.to_numpy().sum() == 1000
+    assert np.trace(matrix.to_numpy()) / 1000 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    assert (run_dir / "confusion_matrix.png").is_file()
+
+    missing = subprocess.run([sys.executable, "-m", "kerasapps.evaluate", "resnet9000"], capture_output=True, text=True)
+    assert missing.returncode == 2 and "No finished run of experiment 'resnet9000'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_offline_run_trains_on_the_fallback_and_says_so(runs_dir, tmp_path):
+    env = {"KERASAPPS_OFFLINE": "1", "TFDS_DATA_DIR": str(tmp_path / "tfds"), "KERASAPPS_DATA_DIR": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasapps.train", "lenet", "--set", "train.epochs=5", "--set", "callbacks.tensorboard=false"],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "training on the fallback 'digits'" in result.stdout
+    metrics = json.loads((resolve_run("lenet", runs_dir) / "metrics.json").read_text())
+    assert metrics["dataset"]["name"] == "digits" and metrics["dataset"]["requested"] == "mnist"
+    assert metrics["test_accuracy"] > 0.5  # 10 classes; five epochs on 1,293 images
