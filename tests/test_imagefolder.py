@@ -1,14 +1,20 @@
-"""The imagefolder and cifar10 datasets: layout, cache, corrupt files, augmentation, CIFAR-10 counts."""
+"""The imagefolder and cifar10 datasets (layout, cache, corrupt files, augmentation, CIFAR-10), and resnet20 trained on it."""
 
+import json
+import subprocess
+import sys
 import tarfile
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasapps.config import read_yaml
 from kerasapps.data import load_dataset, make_pipeline
-from kerasapps.data.imagefolder import make_augment, read_image_folder
+from kerasapps.data.imagefolder import CIFAR10_CLASSES, make_augment, read_image_folder
 from kerasapps.errors import UserError
+from kerasapps.runs import resolve_run
 
 
 @pytest.fixture(autouse=True)
@@ -146,3 +152,31 @@ def test_cifar10_from_the_shared_archive(data_dir, monkeypatch):
     np.testing.assert_allclose(data.info.preprocessing["mean"], [0.4914, 0.4822, 0.4465], atol=0.006)
     np.testing.assert_allclose(data.info.preprocessing["std"], [0.2470, 0.2435, 0.2616], atol=0.003)
     assert data.augment is not None
+
+
+def test_resnet20_one_epoch_on_a_few_hundred_cifar_images_writes_its_run_folder(data_dir, runs_dir, monkeypatch):
+    monkeypatch.delenv("KERASAPPS_CACHE_DIR")  # the decoded CIFAR-10 of the test above
+    overrides = [
+        "train.epochs=1", "data.limit_train=400", "data.limit_test=200", "train.batch_size=50",
+        "callbacks.tensorboard=false",
+    ]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasapps.train", "resnet20", *[a for o in overrides for a in ("--set", o)]],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Training resnet20 (271,098 parameters) on cifar10" in result.stdout
+    assert "Test accuracy:" in result.stdout
+    run_dir = resolve_run("resnet20", runs_dir)
+    for name in ["model.keras", "best.keras", "config.yaml", "history.csv", "metrics.json", "labels.txt"]:
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["parameters"] == 271_098 and metrics["epochs"] == 1
+    assert metrics["examples"] == {"train": 360, "validation": 40, "test": 200}
+    assert metrics["dataset"]["name"] == "cifar10" and metrics["dataset"]["source"].startswith("local:")
+    assert (run_dir / "labels.txt").read_text().split() == CIFAR10_CLASSES
+    config = read_yaml(run_dir / "config.yaml")
+    assert config["data"]["options"]["augment"] == "crop_flip"
+    assert config["optimizer"]["name"] == "sgd" and config["model"]["args"]["weight_decay"] == 1e-4
+    model = keras.saving.load_model(run_dir / "model.keras")
+    assert model.count_params() == 271_098

@@ -221,6 +221,6 @@ def _imagenet(depth):
 
 
 for _depth in CIFAR_DEPTHS:
-    register_model(f"resnet{_depth}", family="resnet")(_cifar(_depth))
+    register_model(f"resnet{_depth}", family="resnet", base=build_resnet)(_cifar(_depth))
 for _depth in IMAGENET:
-    register_model(f"resnet{_depth}", family="resnet")(_imagenet(_depth))
+    register_model(f"resnet{_depth}", family="resnet", base=build_resnet)(_imagenet(_depth))

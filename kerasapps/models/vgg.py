@@ -167,5 +167,5 @@ def _cifar(depth):
 
 
 for _depth in BLOCKS:
-    register_model(f"vgg{_depth}", family="vgg")(_imagenet(_depth))
-    register_model(f"vgg{_depth}_cifar", family="vgg")(_cifar(_depth))
+    register_model(f"vgg{_depth}", family="vgg", base=build_vgg)(_imagenet(_depth))
+    register_model(f"vgg{_depth}_cifar", family="vgg", base=build_vgg)(_cifar(_depth))
