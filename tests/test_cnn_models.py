@@ -232,6 +232,8 @@ def test_models_cli_layer_table_and_family_table(capsys):
     row = capsys.readouterr().out.splitlines()[1].split()
     assert row[:6] == ["googlenet", "googlenet", "Functional", "224x224x3", "6,998,552", "1.58G"]
     assert row[6:8] == ["2014", "6.8M"]
+    assert models_cli.main(["--family", "alexnet", "--input-shape", "64,64,3"]) == 0
+    assert "alexnet         alexnet    does not fit: Layer 'conv1'" in capsys.readouterr().out
 
 
 def test_models_cli_bad_name_is_one_line_and_exit_2(capsys):

@@ -111,8 +111,8 @@ def main(argv):
     args = build_parser().parse_args(argv)
 
     from kerasapps.geometry import format_table, layer_table
+    from kerasapps.errors import GeometryError, UserError
     from kerasapps.registry import build_model, get_model_entry, list_models
-    from kerasapps.errors import UserError
 
     input_shape = _parse_shape(args.input_shape) if args.input_shape else None
     if args.name:
@@ -131,7 +131,11 @@ def main(argv):
     header = f"{'name':<16}{'family':<11}{'API':<12}{'input':<13}{'params':>13}{'MACs':>9}  {'year':<6}{'published':<10}source"
     print(header)
     for name in names:
-        r = describe(name, input_shape)
+        try:
+            r = describe(name, input_shape)
+        except GeometryError as error:  # with --input-shape, some networks do not fit
+            print(f"{name:<16}{get_model_entry(name).family:<11}does not fit: {error}", flush=True)
+            continue
         year, published, source = PUBLISHED.get(name, ("", "", ""))
         print(
             f"{r['name']:<16}{r['family']:<11}{r['api']:<12}{r['input']:<13}{r['params']:>13,}"
