@@ -128,6 +128,18 @@ def test_crop_flip_shifts_each_image_by_at_most_the_padding_and_may_flip():
     assert len({m[1:] for m in seen}) > 10  # many different offsets occur
 
 
+def test_augmented_pipeline_repeats_under_the_same_seed():
+    tf.config.experimental.enable_op_determinism()  # as kerasapps.training does
+    x = np.random.default_rng(0).normal(size=(256, 8, 8, 3)).astype(np.float32)
+    epochs = []
+    for seed in (0, 0, 1):
+        keras.utils.set_random_seed(seed)
+        pipeline = make_pipeline(x, np.arange(256), batch_size=64, shuffle=True, augment=make_augment("crop_flip", 2))
+        epochs.append(np.concatenate([batch.numpy() for batch, _ in pipeline]))
+    assert np.array_equal(epochs[0], epochs[1])
+    assert not np.array_equal(epochs[0], epochs[2])
+
+
 def test_per_channel_normalization_and_flip_only(tmp_path):
     _write_folder(tmp_path / "photos", COUNTS)
     data = load_dataset("imagefolder", options={"root": str(tmp_path / "photos"), "augment": "flip"})
