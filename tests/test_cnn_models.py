@@ -209,6 +209,28 @@ def test_block_types_and_stems_build_what_they_say():
         build_resnet(stages=[(8, 1, 1)], block="wide")
 
 
+def test_preactivation_v2_puts_batch_norm_and_relu_before_each_conv_and_nothing_after_the_add():
+    v1_names = {layer.name for layer in build_model("resnet20").layers}
+    v2 = build_model("resnet20", version=2)
+    names = {layer.name for layer in v2.layers}
+    assert {"conv1_bn", "stage2_block1_out"} <= v1_names
+    assert "conv1_bn" not in names and "post_bn" in names and "post_relu" in names
+    assert not [n for n in names if n.endswith("_out")]  # no ReLU after the additions
+    assert v2.get_layer("stage3_block1_conv1").input is v2.get_layer("stage3_block1_preact_relu").output
+    assert v2.get_layer("stage3_block1_shortcut_subsample").input is v2.get_layer("stage2_block3_add").output
+    # Batch norm moves (stem BN out, final BN in, pre-activations see the input's
+    # channels) but covers 688 channels either way: 16 + 96 + 192 + 384 = 96 + 176 + 352 + 64.
+    bn_channels = sum(layer.gamma.shape[0] for layer in _of_type(v2, keras.layers.BatchNormalization))
+    assert bn_channels == 688 and v2.count_params() == 271_098
+    projected = build_model("resnet20", version=2, shortcut="projection")
+    assert projected.get_layer("stage3_block1_shortcut").input is projected.get_layer("stage3_block1_preact_relu").output
+    assert "stage3_block1_shortcut_bn" not in {layer.name for layer in projected.layers}
+    out = np.asarray(v2(np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32), training=False))
+    assert out.shape == (2, 10) and np.all(np.isfinite(out))
+    with pytest.raises(UserError, match="Unrecognized version=3"):
+        build_model("resnet20", version=3)
+
+
 def test_weight_decay_is_an_l2_term_of_half_the_rate_on_kernels_only():
     assert not build_model("resnet20").losses
     model = build_model("resnet20", weight_decay=1e-4)

@@ -1,4 +1,4 @@
-"""ResNet v1 (He, Zhang, Ren, Sun 2015), built with the Functional API.
+"""ResNet v1 (He, Zhang, Ren, Sun 2015) and v2, built with the Functional API.
 
 Two families from the paper:
 
@@ -19,6 +19,10 @@ Every padding is "same", so each stride-2 layer takes a size to ceil(size / 2):
 224 -> 112 -> 56 -> 28 -> 14 -> 7, the sizes of the paper's Table 1 (whose
 explicit paddings would give 112.5 under the strict formula).
 
+`version=2` builds the pre-activation variant (He et al. 2016, "Identity Mappings
+in Deep Residual Networks"): batch norm and ReLU before each convolution, nothing
+after the addition, one BN-ReLU before the pooling.
+
 Weight decay is an L2 term on the conv and dense kernels (`weight_decay`), which
 equals the coupled weight decay of the paper's SGD (see `common.kernel_regularizer`).
 """
@@ -32,25 +36,40 @@ from kerasapps.registry import register_model
 BLOCK_TYPES = ("basic", "bottleneck")
 SHORTCUTS = ("identity", "projection")
 STEMS = ("cifar", "imagenet")
+VERSIONS = (1, 2)
 BOTTLENECK_EXPANSION = 4
 
 # --- blocks -----------------------------------------------------------------------
 
 
-def _conv_bn(x, filters, kernel, *, stride=1, relu=True, bias, reg, name):
-    x = keras.layers.Conv2D(
+def _conv(x, filters, kernel, *, stride=1, bias, reg, name):
+    return keras.layers.Conv2D(
         filters, kernel, strides=stride, padding="same", use_bias=bias, kernel_regularizer=reg, name=name
     )(x)
+
+
+def _bn_relu(x, *, name, relu=True):
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
-def _shortcut(x, filters, stride, *, kind, bias, reg, name):
-    """Identity where the shape is kept; otherwise option A ("identity") or B ("projection")."""
+def _conv_bn(x, filters, kernel, *, stride=1, relu=True, bias, reg, name):
+    x = _conv(x, filters, kernel, stride=stride, bias=bias, reg=reg, name=name)
+    return _bn_relu(x, name=name, relu=relu)
+
+
+def _shortcut(x, preact, filters, stride, *, kind, version, bias, reg, name):
+    """Identity where the shape is kept; otherwise option A ("identity") or B ("projection").
+
+    v2 projects the pre-activated input `preact` with a bare 1x1 conv; v1 projects `x`
+    with a 1x1 conv and batch norm.
+    """
     channels = x.shape[-1]
     if stride == 1 and channels == filters:
         return x
     if kind == "projection":
+        if version == 2:
+            return _conv(preact, filters, 1, stride=stride, bias=bias, reg=reg, name=name)
         return _conv_bn(x, filters, 1, stride=stride, relu=False, bias=bias, reg=reg, name=name)
     if filters < channels:
         raise UserError(
@@ -71,24 +90,39 @@ def _shortcut(x, filters, stride, *, kind, bias, reg, name):
     return x
 
 
-def basic_block(x, filters, stride, *, shortcut, bias, reg, name):
+def residual_block(x, convs, *, version, shortcut, bias, reg, name):
+    """One residual block: `convs` is a list of (filters, kernel, stride), the block's residual branch.
+
+    v1 (He et al. 2015): conv-BN-ReLU ..., the last conv without ReLU, add, ReLU.
+    v2 (He et al. 2016, pre-activation): BN-ReLU first, then conv, BN-ReLU, conv ...,
+    add, and nothing after the addition.
+    """
+    preact = _bn_relu(x, name=f"{name}_preact") if version == 2 else x
+    out_filters, stride = convs[-1][0], convs[0][2]
+    skip = _shortcut(
+        x, preact, out_filters, stride, kind=shortcut, version=version, bias=bias, reg=reg, name=f"{name}_shortcut"
+    )
+    y = preact
+    for i, (filters, kernel, conv_stride) in enumerate(convs, start=1):
+        last = i == len(convs)
+        y = _conv(y, filters, kernel, stride=conv_stride, bias=bias, reg=reg, name=f"{name}_conv{i}")
+        if version == 1:
+            y = _bn_relu(y, name=f"{name}_conv{i}", relu=not last)
+        elif not last:
+            y = _bn_relu(y, name=f"{name}_conv{i}")
+    y = keras.layers.Add(name=f"{name}_add")([skip, y])
+    return keras.layers.Activation("relu", name=f"{name}_out")(y) if version == 1 else y
+
+
+def basic_block(x, filters, stride, **kwargs):
     """Two 3x3 convolutions; output has `filters` channels."""
-    skip = _shortcut(x, filters, stride, kind=shortcut, bias=bias, reg=reg, name=f"{name}_shortcut")
-    x = _conv_bn(x, filters, 3, stride=stride, bias=bias, reg=reg, name=f"{name}_conv1")
-    x = _conv_bn(x, filters, 3, relu=False, bias=bias, reg=reg, name=f"{name}_conv2")
-    x = keras.layers.Add(name=f"{name}_add")([skip, x])
-    return keras.layers.Activation("relu", name=f"{name}_out")(x)
+    return residual_block(x, [(filters, 3, stride), (filters, 3, 1)], **kwargs)
 
 
-def bottleneck_block(x, filters, stride, *, shortcut, bias, reg, name):
+def bottleneck_block(x, filters, stride, **kwargs):
     """1x1 reduce, 3x3, 1x1 expand (stride on the first 1x1, as keras.applications); 4 x `filters` out."""
     out = BOTTLENECK_EXPANSION * filters
-    skip = _shortcut(x, out, stride, kind=shortcut, bias=bias, reg=reg, name=f"{name}_shortcut")
-    x = _conv_bn(x, filters, 1, stride=stride, bias=bias, reg=reg, name=f"{name}_conv1")
-    x = _conv_bn(x, filters, 3, bias=bias, reg=reg, name=f"{name}_conv2")
-    x = _conv_bn(x, out, 1, relu=False, bias=bias, reg=reg, name=f"{name}_conv3")
-    x = keras.layers.Add(name=f"{name}_add")([skip, x])
-    return keras.layers.Activation("relu", name=f"{name}_out")(x)
+    return residual_block(x, [(filters, 1, stride), (filters, 3, 1), (out, 1, 1)], **kwargs)
 
 
 # --- builder ----------------------------------------------------------------------
@@ -101,6 +135,7 @@ def build_resnet(
     stem="cifar",
     stem_filters=16,
     shortcut="identity",
+    version=1,
     conv_bias=False,
     input_shape=(32, 32, 3),
     num_classes=10,
@@ -132,14 +167,16 @@ def build_resnet(
     check_choice("block", block, BLOCK_TYPES)
     check_choice("shortcut", shortcut, SHORTCUTS)
     check_choice("stem", stem, STEMS)
+    check_choice("version", version, VERSIONS)
     reg = kernel_regularizer(weight_decay)
     make_block = basic_block if block == "basic" else bottleneck_block
 
     inputs = keras.Input(shape=input_shape)
-    if stem == "cifar":
-        x = _conv_bn(inputs, stem_filters, 3, bias=conv_bias, reg=reg, name="conv1")
-    else:
-        x = _conv_bn(inputs, stem_filters, 7, stride=2, bias=conv_bias, reg=reg, name="conv1")
+    kernel, stride = (3, 1) if stem == "cifar" else (7, 2)
+    x = _conv(inputs, stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
+    if version == 1:  # v2's first block normalizes and activates the stem itself
+        x = _bn_relu(x, name="conv1")
+    if stem == "imagenet":
         x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     for s, (filters, blocks, stride) in enumerate(stages, start=2):
         for b in range(1, blocks + 1):
@@ -147,11 +184,14 @@ def build_resnet(
                 x,
                 filters,
                 stride if b == 1 else 1,
+                version=version,
                 shortcut=shortcut,
                 bias=conv_bias,
                 reg=reg,
                 name=f"stage{s}_block{b}",
             )
+    if version == 2:
+        x = _bn_relu(x, name="post")
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
