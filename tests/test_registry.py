@@ -6,7 +6,15 @@ from kerasapps.registry import build_model, get_model_entry, list_models, regist
 
 # Models whose default input is too large for a quick forward pass get a smaller one here;
 # text models, whose default length is any length, get a fixed one.
-SMALL_INPUTS = {name: {"sequence_length": 16} for name in ("lstm", "gru", "bilstm", "stacked_lstm")}
+# (The golden parameter counts at full size are in test_cnn_models.py.)
+SMALL_INPUTS = {
+    **{
+        name: {"input_shape": (32, 32, 3)}
+        for name in ("vgg11", "vgg13", "vgg16", "vgg19", "googlenet", "resnet18", "resnet34", "resnet50")
+    },
+    "alexnet": {"input_shape": (67, 67, 3)},  # (67 - 11) / 4 + 1 = 15 -> 7 -> 3 -> 1 after the pools
+    **{name: {"sequence_length": 16} for name in ("lstm", "gru", "bilstm", "stacked_lstm")},
+}
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -15,8 +15,6 @@ it (tested). A nonzero `recurrent_dropout` rules out the fused cuDNN kernel on a
 GPU, so it defaults to 0.
 """
 
-import inspect
-
 import keras
 
 from kerasapps.errors import UserError
@@ -94,33 +92,45 @@ def build_rnn(
 
 
 # --- variants ---------------------------------------------------------------------
-#
-# A variant is build_rnn with other defaults. Its signature is build_rnn's with those
-# defaults, so a config may set any builder argument (config validation reads the
-# signature) and the registry reports the variant's own defaults.
 
 
-def _variant(name, description, **defaults):
-    base = inspect.signature(build_rnn)
-    defaults["name"] = name
-    params = [p.replace(default=defaults.get(p.name, p.default)) for p in base.parameters.values()]
-
-    def builder(**kwargs):
-        return build_rnn(**{**defaults, **kwargs})
-
-    builder.__signature__ = base.replace(parameters=params)
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = f"{description}\n\nThe arguments are those of `build_rnn`."
-    return register_model(name, family="rnn", description=description)(builder)
+@register_model("lstm", family="rnn", base=build_rnn)
+def lstm(*, vocab_size=20000, sequence_length=None, api="sequential", **kwargs):
+    """The course notes' model: Embedding -> LSTM(128) -> Dense(64, relu) -> Dense(1, sigmoid)."""
+    return build_rnn(vocab_size=vocab_size, sequence_length=sequence_length, api=api, name="lstm", **kwargs)
 
 
-lstm = _variant("lstm", "The course notes' model: Embedding -> LSTM(128) -> Dense(64, relu) -> Dense(1, sigmoid).")
-gru = _variant("gru", "The notes' model with a GRU(128) in place of the LSTM.", cell="gru")
-bilstm = _variant(
-    "bilstm", "A bidirectional LSTM, 64 units each way (128 concatenated), then the notes' head.",
-    units=64, bidirectional=True,
-)  # fmt: skip
-stacked_lstm = _variant(
-    "stacked_lstm", "Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head.",
-    units=64, num_layers=2,
-)  # fmt: skip
+@register_model("gru", family="rnn", base=build_rnn)
+def gru(*, vocab_size=20000, sequence_length=None, cell="gru", api="sequential", **kwargs):
+    """The notes' model with a GRU(128) in place of the LSTM."""
+    return build_rnn(
+        vocab_size=vocab_size, sequence_length=sequence_length, cell=cell, api=api, name="gru", **kwargs
+    )
+
+
+@register_model("bilstm", family="rnn", base=build_rnn)
+def bilstm(*, vocab_size=20000, sequence_length=None, units=64, bidirectional=True, api="sequential", **kwargs):
+    """A bidirectional LSTM, 64 units each way (128 concatenated), then the notes' head."""
+    return build_rnn(
+        vocab_size=vocab_size,
+        sequence_length=sequence_length,
+        units=units,
+        bidirectional=bidirectional,
+        api=api,
+        name="bilstm",
+        **kwargs,
+    )
+
+
+@register_model("stacked_lstm", family="rnn", base=build_rnn)
+def stacked_lstm(*, vocab_size=20000, sequence_length=None, units=64, num_layers=2, api="sequential", **kwargs):
+    """Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head."""
+    return build_rnn(
+        vocab_size=vocab_size,
+        sequence_length=sequence_length,
+        units=units,
+        num_layers=num_layers,
+        api=api,
+        name="stacked_lstm",
+        **kwargs,
+    )
