@@ -147,7 +147,9 @@ def layer_table(model):
         if isinstance(layer, keras.layers.InputLayer):
             continue
         for node in _nodes_in(model, layer):
-            inputs = [shapes[id(t)] for t in node.input_tensors]
+            # A mask (Embedding(mask_zero=True) -> LSTM) arrives as the `mask=` argument,
+            # a tensor of its own that is no input shape: only known tensors count.
+            inputs = [shapes[id(t)] for t in node.input_tensors if id(t) in shapes]
             out_shape, params = layer_output(layer, inputs)
             for t in node.output_tensors:
                 shapes[id(t)] = out_shape
@@ -167,8 +169,11 @@ def _nodes_in(model, layer):
 
 def format_table(rows):
     """A printable layer-by-layer table with a total."""
-    lines = [f"{'layer':<22}{'type':<24}{'output shape':<20}{'params':>12}"]
+    # Columns as wide as their longest entry: ResNet and Inception layer names run long.
+    name_w = max([22] + [len(r.name) + 2 for r in rows])
+    kind_w = max([24] + [len(r.kind) + 2 for r in rows])
+    lines = [f"{'layer':<{name_w}}{'type':<{kind_w}}{'output shape':<20}{'params':>12}"]
     for r in rows:
-        lines.append(f"{r.name:<22}{r.kind:<24}{str(r.output_shape):<20}{r.params:>12,}")
-    lines.append(f"{'total':<66}{sum(r.params for r in rows):>12,}")
+        lines.append(f"{r.name:<{name_w}}{r.kind:<{kind_w}}{str(r.output_shape):<20}{r.params:>12,}")
+    lines.append(f"{'total':<{name_w + kind_w + 20}}{sum(r.params for r in rows):>12,}")
     return "\n".join(lines)
