@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from kerasapps import tuning
-from kerasapps.config import get_value, load_config, read_yaml
-from kerasapps.data import load_dataset
+from kerasapps.config import get_value, list_experiments, load_config, read_yaml
+from kerasapps.data import DatasetInfo, load_dataset
 from kerasapps.errors import UserError
 from kerasapps.train import main as train_main
 from kerasapps.training import build_experiment_model
@@ -128,6 +128,15 @@ def test_a_choice_whose_feature_map_vanishes_fails_before_any_trial(data_dir, ru
     unconditional = _config({"model.args.c5": {"values": ["conv", "dense"]}, "model.args.kernel_size": {"values": [5, 9]}})
     with pytest.raises(UserError, match="kernel_size=9 cannot run: Layer 'C5'"):
         tuning.check_space(unconditional, tuning.parse_space(unconditional), mnist.info)
+
+
+@pytest.mark.parametrize("experiment", [e for e in list_experiments() if load_config(e).tune.space])
+def test_every_experiments_space_parses_and_builds(experiment):
+    config = load_config(experiment)
+    entries = tuning.parse_space(config)
+    assert entries and all(entry.candidates() for entry in entries)
+    # The builders' default shapes stand in for the dataset's (loading IMDB or CIFAR-10 here would be slow).
+    tuning.check_space(config, entries, DatasetInfo(name="stub", source="", class_names=[], model_kwargs={}))
 
 
 # --- searches ---------------------------------------------------------------------
