@@ -61,10 +61,11 @@ def plot_trials(trials, png_path, objective, direction, title=""):
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(completed.index, completed, "o", label=f"trial ({len(done)} completed)")
     ax.step(best.index, best, where="post", label="best so far")
-    failed = [i for i, status in zip(order, trials["status"]) if status != "COMPLETED"]
+    failed = [i for i, status in zip(order, trials["status"]) if status == "FAILED"]
     if failed:
         ax.plot(failed, [completed.min() if len(completed) else 0] * len(failed), "x", color="red",
                 label=f"failed ({len(failed)})")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("trial (in search order)")
     ax.set_ylabel(objective)
     ax.grid(alpha=0.3)
