@@ -6,7 +6,9 @@ A YAML file names only what differs from the defaults below; an unknown key is a
 error, and so is a `--set` value whose type does not match the field it sets.
 `model.args` and `data.options` are checked against the keyword arguments of the
 model builder and dataset loader they are passed to. The resolved config is
-saved with every run (`save_config`).
+saved with every run (`save_config`). The `tune` section (a search space over
+the other keys) is read only by `python -m kerasapps.tune` (kerasapps/tuning.py),
+which sets each trial's values with `set_value`, the typed path of `--set`.
 """
 
 import dataclasses
@@ -77,6 +79,17 @@ class CallbacksConfig:
 
 
 @dataclasses.dataclass
+class TuneConfig:
+    space: dict = dataclasses.field(default_factory=dict)  # dotted config key -> entry; see kerasapps/tuning.py
+    tuner: str = "random"  # random | hyperband | bayesian | grid
+    objective: str = "val_accuracy"  # val_accuracy | val_loss | accuracy | loss
+    max_trials: int = 10  # trials of random, bayesian and grid; a cap for hyperband
+    executions_per_trial: int = 1  # trainings per trial, averaged
+    hyperband_factor: int = 3  # hyperband: keep 1/factor of the trials per round
+    seed: int | None = None  # the tuner's sampling seed; None: the experiment's seed
+
+
+@dataclasses.dataclass
 class ExperimentConfig:
     name: str = "experiment"
     seed: int = 0
@@ -86,6 +99,7 @@ class ExperimentConfig:
     schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     callbacks: CallbacksConfig = dataclasses.field(default_factory=CallbacksConfig)
+    tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)  # used by kerasapps.tune only
 
     def to_dict(self):
         return _plain(dataclasses.asdict(self))
@@ -93,6 +107,8 @@ class ExperimentConfig:
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step")
+TUNERS = ("random", "hyperband", "bayesian", "grid")
+OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}  # name -> direction
 
 
 # --- locating and reading files ---------------------------------------------------
@@ -233,6 +249,15 @@ def apply_override(config, override):
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    set_value(config, key, value)
+
+
+def set_value(config, key, value):
+    """Set the dotted `key` of `config` to the Python `value` in place, typed as `apply_override` types it.
+
+    Raises:
+        UserError: unknown key, a section instead of a value, or a value of the wrong type.
+    """
     parts = key.split(".")
     target = config
     for i, part in enumerate(parts):
@@ -250,6 +275,31 @@ def apply_override(config, override):
             setattr(target, part, _coerce(value, annotation, key=key))
             return
         target = getattr(target, part)
+
+
+def get_value(config, key):
+    """The value of the dotted `key`; for an unset `model.args.X` or `data.options.X`, its default.
+
+    Raises:
+        UserError: unknown key, or a key that names a whole section.
+    """
+    parts = key.split(".")
+    target = config
+    for i, part in enumerate(parts):
+        if isinstance(target, dict):
+            section, name = ".".join(parts[:i]), ".".join(parts[i:])
+            defaults = _free_key_defaults(config, section) or {}
+            if name not in target and name not in defaults:
+                raise UserError(f"Unknown config key {key!r}: {section} accepts {', '.join(sorted(defaults))}.")
+            return target.get(name, defaults.get(name))
+        fields = {f.name for f in dataclasses.fields(target)}
+        if part not in fields:
+            path = ".".join(parts[:i]) or "the top level"
+            raise UserError(f"Unknown config key {key!r}: {path} has keys {', '.join(sorted(fields))}.")
+        target = getattr(target, part)
+    if dataclasses.is_dataclass(target):
+        raise UserError(f"Config key {key!r} is a section, not a value.")
+    return target
 
 
 def _set_free_key(config, section_path, name, value, key):
@@ -325,6 +375,12 @@ def validate(config):
                 )
     _check_choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
     _check_choice("schedule.name", config.schedule.name, SCHEDULES)
+    _check_choice("tune.tuner", config.tune.tuner, TUNERS)
+    _check_choice("tune.objective", config.tune.objective, tuple(OBJECTIVES))
+    _check_positive("tune.max_trials", config.tune.max_trials)
+    _check_positive("tune.executions_per_trial", config.tune.executions_per_trial)
+    if config.tune.hyperband_factor < 2:
+        raise UserError(f"tune.hyperband_factor must be at least 2, got {config.tune.hyperband_factor}.")
     _check_positive("train.epochs", config.train.epochs)
     _check_positive("train.batch_size", config.train.batch_size)
     _check_positive("train.steps_per_execution", config.train.steps_per_execution)

@@ -1,4 +1,4 @@
-"""PNG figures a run leaves behind: training curves and a confusion matrix."""
+"""PNG figures a run leaves behind: training curves, a confusion matrix, a search's trials."""
 
 import matplotlib
 
@@ -42,6 +42,34 @@ def plot_confusion(matrix, class_names, png_path, title=""):
         for j in range(n):
             ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=8,
                     color="white" if matrix[i, j] > threshold else "black")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+def plot_trials(trials, png_path, objective, direction, title=""):
+    """The objective of each completed trial in search order, and the best so far.
+
+    `trials` is the table of `kerasapps.tuning.trials_table`; `direction` is "max" or "min".
+    """
+    done = trials[trials["status"] == "COMPLETED"]
+    order = range(1, len(trials) + 1)
+    values = pd.Series(pd.to_numeric(trials[objective], errors="coerce").to_numpy(), index=order)
+    completed = values[(trials["status"] == "COMPLETED").to_numpy()]
+    best = completed.cummax() if direction == "max" else completed.cummin()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(completed.index, completed, "o", label=f"trial ({len(done)} completed)")
+    ax.step(best.index, best, where="post", label="best so far")
+    failed = [i for i, status in zip(order, trials["status"]) if status == "FAILED"]
+    if failed:
+        ax.plot(failed, [completed.min() if len(completed) else 0] * len(failed), "x", color="red",
+                label=f"failed ({len(failed)})")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("trial (in search order)")
+    ax.set_ylabel(objective)
+    ax.grid(alpha=0.3)
+    ax.legend()
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
