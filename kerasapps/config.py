@@ -77,6 +77,11 @@ class CallbacksConfig:
 
 
 @dataclasses.dataclass
+class ExportConfig:
+    representative_size: int = 200  # training examples that calibrate the int8 TFLite file
+
+
+@dataclasses.dataclass
 class ExperimentConfig:
     name: str = "experiment"
     seed: int = 0
@@ -86,6 +91,7 @@ class ExperimentConfig:
     schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     callbacks: CallbacksConfig = dataclasses.field(default_factory=CallbacksConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
     def to_dict(self):
         return _plain(dataclasses.asdict(self))
@@ -328,6 +334,7 @@ def validate(config):
     _check_positive("train.epochs", config.train.epochs)
     _check_positive("train.batch_size", config.train.batch_size)
     _check_positive("train.steps_per_execution", config.train.steps_per_execution)
+    _check_positive("export.representative_size", config.export.representative_size)
     for key in ("limit_train", "limit_test"):
         if getattr(config.data, key) is not None:
             _check_positive(f"data.{key}", getattr(config.data, key))
