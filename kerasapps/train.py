@@ -8,8 +8,8 @@ from kerasapps.cli import add_common_arguments, run_main
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m kerasapps.train",
-        description="Train an experiment from configs/<EXPERIMENT>.yaml, evaluate it on the test split "
-        "and save a run folder saved_models/<EXPERIMENT>/<run-id>/ (model.keras, config.yaml, "
+        description="Train an experiment from configs/<EXPERIMENT>.yaml, evaluate it on the test split\n"
+        "and save a run folder saved_models/<EXPERIMENT>/<run-id>/ (model.keras, config.yaml,\n"
         "history.csv, metrics.json, curves.png, tensorboard/).",
         epilog="Examples:\n"
         "  python -m kerasapps.train lenet\n"

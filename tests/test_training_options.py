@@ -1,0 +1,68 @@
+"""Each option branch of the training config builds what it says."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasapps.config import load_config
+from kerasapps.data import DatasetInfo
+from kerasapps.training import build_experiment_model, compile_model, make_callbacks, make_learning_rate, make_optimizer
+
+INFO = DatasetInfo("mnist", "test", [str(i) for i in range(10)], {"input_shape": (32, 32, 1), "num_classes": 10})
+
+
+def test_step_schedule_divides_at_the_boundaries():
+    config = load_config("lenet", overrides=["schedule.name=step", "optimizer.learning_rate=0.1", "train.epochs=4"])
+    schedule = make_learning_rate(config, steps_per_epoch=10)  # 40 steps, boundaries at 20 and 30
+    rates = [float(schedule(step)) for step in (0, 20, 21, 30, 31, 39)]
+    assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+
+
+def test_cosine_schedule_with_warmup_rises_then_decays():
+    config = load_config("lenet", overrides=["schedule.warmup_epochs=1", "optimizer.learning_rate=0.01", "train.epochs=3"])
+    schedule = make_learning_rate(config, steps_per_epoch=10)
+    assert float(schedule(0)) == 0 and float(schedule(10)) == pytest.approx(0.01)
+    assert float(schedule(29)) < 0.001
+    assert make_learning_rate(load_config("lenet", overrides=["schedule.name=constant"]), 10) == 0.001
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", keras.optimizers.SGD), ("adamw", keras.optimizers.AdamW),
+                                       ("rmsprop", keras.optimizers.RMSprop), ("adam", keras.optimizers.Adam)])
+def test_optimizer_choice_and_clipping_reach_keras(name, cls):
+    config = load_config("lenet", overrides=[f"optimizer.name={name}", "optimizer.clipnorm=1.5",
+                                             "optimizer.momentum=0.9", "optimizer.weight_decay=0.0001"])
+    optimizer = make_optimizer(config, steps_per_epoch=10)
+    assert type(optimizer) is cls
+    assert optimizer.clipnorm == 1.5
+    assert optimizer.weight_decay == pytest.approx(1e-4)
+    if name == "sgd":
+        assert optimizer.momentum == 0.9
+
+
+def test_mixed_precision_computes_in_bfloat16_and_restores_the_policy():
+    config = load_config("lenet", overrides=["train.mixed_precision=true", "train.steps_per_execution=4"])
+    model = build_experiment_model(config, INFO)
+    assert model.get_layer("C1").compute_dtype == "bfloat16"
+    assert model.get_layer("C1").variable_dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    compile_model(model, config, steps_per_epoch=10)
+    assert model.steps_per_execution == 4
+    x = np.random.default_rng(0).random((64, 32, 32, 1), dtype=np.float32)
+    history = model.fit(x, np.arange(64) % 10, epochs=1, batch_size=16, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_binary_output_gets_binary_crossentropy():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    compile_model(model, load_config("lenet"), steps_per_epoch=1)
+    assert model.loss == "binary_crossentropy"
+
+
+def test_optional_callbacks_follow_the_config(tmp_path):
+    config = load_config("lenet", overrides=["callbacks.early_stopping_patience=2", "callbacks.tensorboard=false"])
+    kinds = {type(c).__name__ for c in make_callbacks(config, tmp_path, has_validation=True, resume=False)}
+    assert {"BackupAndRestore", "CSVLogger", "TerminateOnNaN", "ModelCheckpoint", "EarlyStopping"} <= kinds
+    assert "TensorBoard" not in kinds
+    config = load_config("lenet", overrides=["callbacks.checkpoint=false"])
+    kinds = {type(c).__name__ for c in make_callbacks(config, tmp_path, has_validation=True, resume=False)}
+    assert "ModelCheckpoint" not in kinds and "TensorBoard" in kinds
