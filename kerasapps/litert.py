@@ -288,25 +288,35 @@ class LiteModel:
         return np.concatenate(chunks) if chunks else np.zeros((0,) + tuple(self.output["shape"][1:]), np.float32)
 
     def latency_ms(self, x, *, repeats=100):
-        """Median milliseconds of one single-input call (quantize, invoke, dequantize)
-        over `repeats` calls on the examples of `x` in turn, after a warm-up call."""
-        self.dequantize_output(self.invoke(self.quantize_input(x[:1])))
+        """Median milliseconds of one single-input interpreter call (set the input, invoke,
+        read the output) over `repeats` calls on the examples of `x` in turn, after a
+        warm-up call. Inputs are converted to the file's input type beforehand, as a
+        board that feeds int8 or uint8 directly would."""
+        q = self.quantize_input(x[: min(len(x), repeats)])
+        self.invoke(q[:1])
         times = []
         for i in range(repeats):
-            example = x[i % len(x)][None]
+            example = q[i % len(q)][None]
             start = time.perf_counter()
-            self.dequantize_output(self.invoke(self.quantize_input(example)))
+            self.invoke(example)
             times.append(time.perf_counter() - start)
         return 1000 * float(np.median(times))
 
 
-def keras_latency_ms(model, x, *, repeats=20):
-    """Median milliseconds of `model.predict` on one input (what a Python app would call)."""
-    model.predict(x[:1], verbose=0)
+def keras_latency_ms(model, x, *, repeats=20, method="predict"):
+    """Median milliseconds of one Keras call on one input: `model.predict` (what a
+    Python app would call) or, with method="call", the model called directly."""
+    if method not in ("predict", "call"):
+        raise UserError(f"Unrecognized method={method!r}. Supported values are: predict, call.")
+
+    def run(example):
+        return model.predict(example, verbose=0) if method == "predict" else model(example, training=False)
+
+    run(x[:1])
     times = []
     for i in range(repeats):
         start = time.perf_counter()
-        model.predict(x[i % len(x)][None], verbose=0)
+        run(x[i % len(x)][None])
         times.append(time.perf_counter() - start)
     return 1000 * float(np.median(times))
 
