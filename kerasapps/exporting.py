@@ -48,13 +48,9 @@ def variants_for(quantize, io="float"):
     """
     if quantize not in QUANTIZE:
         raise UserError(f"Unrecognized --quantize {quantize!r}. Supported values are: {', '.join(QUANTIZE)}.")
-    litert.check_variant("int8", io)
-    if io != "float" and "int8" not in QUANTIZE[quantize]:
-        raise UserError(
-            f"--io {io} needs full-integer quantization (--quantize int8 or all); --quantize {quantize} keeps "
-            "float32 input and output."
-        )
-    return QUANTIZE[quantize]
+    variants = QUANTIZE[quantize]
+    litert.check_variant("int8" if "int8" in variants else variants[0], io)
+    return variants
 
 
 def export_run(

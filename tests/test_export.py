@@ -253,10 +253,11 @@ def test_run_folder_without_a_model_is_an_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("quantize", ["none", "float16", "dynamic"])
-def test_integer_io_needs_int8_quantization(exported, lenet_run, quantize, capsys):
+@pytest.mark.parametrize("quantize, variant", [("none", "float32"), ("float16", "float16"), ("dynamic", "dynamic")])
+def test_integer_io_needs_int8_quantization(exported, lenet_run, quantize, variant, capsys):
     code, err = _cli([str(lenet_run), "--quantize", quantize, "--io", "uint8"], capsys)
-    assert code == 2 and "--io uint8 needs full-integer quantization" in err and f"--quantize {quantize}" in err
+    assert code == 2 and "--io uint8 needs full-integer quantization (--quantize int8 or all)" in err
+    assert f"the {variant} variant keeps float32 input and output" in err
 
 
 def test_empty_representative_set_is_an_error(exported, lenet_run, tmp_path, capsys):
