@@ -63,7 +63,8 @@ def model_inputs(spec, raw, folder):
         try:
             images.append(load_image_file(str(path), spec))
         except Exception as error:  # TensorFlow raises InvalidArgumentError for a non-image
-            raise UserError(f"Cannot read {path} as an image: {str(error).splitlines()[0]}") from None
+            reason = getattr(error, "message", str(error)).split("}} ")[-1].split(" [Op:")[0]
+            raise UserError(f"Cannot read {path} as an image: {reason}") from None
     return preprocess_images(np.stack(images), spec)
 
 
@@ -76,8 +77,8 @@ def classify_with_tflite(tflite_path, raw, *, top=3):
     from kerasapps.litert import LiteModel
 
     spec, labels = read_bundle(tflite_path)
-    x = model_inputs(spec, raw, pathlib.Path(tflite_path).parent)
-    scores = LiteModel(tflite_path).predict(x)
+    lite = LiteModel(tflite_path)
+    scores = lite.predict(model_inputs(spec, raw, pathlib.Path(tflite_path).parent))
     return [_ranked(item, s, labels, top) for item, s in zip(raw, scores)]
 
 

@@ -227,6 +227,8 @@ def check_ops(ops, *, allow_flex=False, what="the file"):
 class LiteModel:
     """A .tflite file (path or bytes) in the LiteRT interpreter, one input and one output.
 
+    Raises `UserError` if the file is not a TFLite model.
+
     `predict` takes model inputs as the Keras model does (float images, int token
     ids) and returns float scores: integer I/O is quantized and dequantized with
     the file's own scale and zero point.
@@ -234,8 +236,12 @@ class LiteModel:
 
     def __init__(self, source, *, num_threads=1):
         content = {"model_content": bytes(source)} if isinstance(source, (bytes, bytearray)) else {"model_path": str(source)}
-        with native_output_silenced(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-            self.interpreter = Interpreter(**content, num_threads=num_threads)
+        try:
+            with native_output_silenced(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self.interpreter = Interpreter(**content, num_threads=num_threads)
+        except ValueError as error:
+            what = "the model bytes" if "model_content" in content else source
+            raise UserError(f"Cannot load {what} as a TFLite model: {_first_line(error)}") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self._batch = None

@@ -158,6 +158,24 @@ def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_
     assert [p["label"] for p in int8] == [p["label"] for p in predictions]
 
 
+def test_predict_needs_the_files_beside_the_tflite(exported, tmp_path):
+    lone = tmp_path / "lone" / "model.tflite"
+    lone.parent.mkdir()
+    lone.write_bytes((exported["dir"] / "float32.tflite").read_bytes())
+    with pytest.raises(UserError, match="has no preprocessing.json beside it"):
+        classify_with_tflite(lone, ["x.png"])
+    for name in ("preprocessing.json", "labels.txt"):
+        (lone.parent / name).write_bytes((exported["dir"] / name).read_bytes())
+    with pytest.raises(UserError, match=r"No image file .*missing\.png"):
+        classify_with_tflite(lone, [str(tmp_path / "missing.png")])
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(UserError, match="Cannot read .*notes.png as an image: Unknown image file format"):
+        classify_with_tflite(lone, [str(tmp_path / "notes.png")])
+    lone.write_text("not a model")
+    with pytest.raises(UserError, match="Cannot load .*model.tflite as a TFLite model"):
+        classify_with_tflite(lone, [str(tmp_path / "notes.png")])
+
+
 # --- Flex ops and recurrent models ------------------------------------------------
 
 
