@@ -167,8 +167,11 @@ def _nodes_in(model, layer):
 
 def format_table(rows):
     """A printable layer-by-layer table with a total."""
-    lines = [f"{'layer':<22}{'type':<24}{'output shape':<20}{'params':>12}"]
+    # Columns as wide as their longest entry: ResNet and Inception layer names run long.
+    name_w = max([22] + [len(r.name) + 2 for r in rows])
+    kind_w = max([24] + [len(r.kind) + 2 for r in rows])
+    lines = [f"{'layer':<{name_w}}{'type':<{kind_w}}{'output shape':<20}{'params':>12}"]
     for r in rows:
-        lines.append(f"{r.name:<22}{r.kind:<24}{str(r.output_shape):<20}{r.params:>12,}")
-    lines.append(f"{'total':<66}{sum(r.params for r in rows):>12,}")
+        lines.append(f"{r.name:<{name_w}}{r.kind:<{kind_w}}{str(r.output_shape):<20}{r.params:>12,}")
+    lines.append(f"{'total':<{name_w + kind_w + 20}}{sum(r.params for r in rows):>12,}")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ import pytest
 from kerasapps.errors import GeometryError
 from kerasapps.geometry import conv_output_size, format_table, layer_table, pool_output_size
 from kerasapps.registry import build_model, list_models
+from test_registry import SMALL_INPUTS
 
 
 def test_course_notes_worked_example_with_the_plus_one():
@@ -33,7 +34,7 @@ def test_sizes_that_are_not_positive_whole_numbers_are_errors(size, kernel, stri
 
 @pytest.mark.parametrize("name", list_models())
 def test_layer_table_matches_keras_shapes_and_parameters(name):
-    model = build_model(name)
+    model = build_model(name, **SMALL_INPUTS.get(name, {}))
     rows = layer_table(model)
     keras_layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
     assert [r.name for r in rows] == [l.name for l in keras_layers]

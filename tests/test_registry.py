@@ -5,7 +5,14 @@ from kerasapps.errors import UserError
 from kerasapps.registry import build_model, get_model_entry, list_models, register_model
 
 # Models whose default input is too large for a quick forward pass get a smaller one here.
-SMALL_INPUTS = {}
+# (The golden parameter counts at full size are in test_cnn_models.py.)
+SMALL_INPUTS = {
+    **{
+        name: {"input_shape": (32, 32, 3)}
+        for name in ("vgg11", "vgg13", "vgg16", "vgg19", "googlenet", "resnet18", "resnet34", "resnet50")
+    },
+    "alexnet": {"input_shape": (67, 67, 3)},  # (67 - 11) / 4 + 1 = 15 -> 7 -> 3 -> 1 after the pools
+}
 
 
 @pytest.mark.parametrize("name", list_models())

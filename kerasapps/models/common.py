@@ -37,3 +37,16 @@ def check_choice(name, value, choices):
         raise UserError(
             f"Unrecognized {name}={value!r}. Supported values are: {', '.join(map(str, choices))}."
         )
+
+
+def kernel_regularizer(weight_decay):
+    """L2 regularizer for conv and dense kernels that acts as SGD weight decay, or None.
+
+    Keras's L2(l) adds l * sum(W**2) to the loss, whose gradient is 2 l W. Using
+    l = weight_decay / 2 makes the gradient weight_decay * W: the coupled weight
+    decay of the Caffe/Torch SGD that VGG and ResNet were trained with (it goes
+    through momentum, unlike the optimizer's decoupled `weight_decay`).
+    """
+    if weight_decay < 0:
+        raise UserError(f"weight_decay must be >= 0, got {weight_decay}.")
+    return keras.regularizers.L2(weight_decay / 2) if weight_decay else None

@@ -1,0 +1,149 @@
+"""python -m kerasapps.models: the registered models as a table, or one model layer by layer.
+
+    python -m kerasapps.models                     # every model (builds each once: ~1 min)
+    python -m kerasapps.models --family resnet     # one family
+    python -m kerasapps.models --name resnet20     # layer-by-layer shapes and parameters
+"""
+
+import argparse
+
+from kerasapps.cli import add_common_arguments, run_main
+
+# Published parameter counts of the networks in the course notes' table of
+# ILSVRC (and CIFAR) networks: name -> (year, published, where it is stated).
+PUBLISHED = {
+    "lenet5": (1998, "60K", "LeCun et al. 1998"),
+    "alexnet": (2012, "60M", "Krizhevsky et al. 2012 (two-GPU form: groups=2)"),
+    "vgg11": (2014, "133M", "Simonyan & Zisserman, Table 2 (A)"),
+    "vgg13": (2014, "133M", "Simonyan & Zisserman, Table 2 (B)"),
+    "vgg16": (2014, "138M", "Simonyan & Zisserman, Table 2 (D)"),
+    "vgg19": (2014, "144M", "Simonyan & Zisserman, Table 2 (E)"),
+    "googlenet": (2014, "6.8M", "Szegedy et al., Table 1 column sum (weights only)"),
+    "resnet18": (2015, "11.7M", "torchvision (He et al. give 1.8G FLOPs, no count)"),
+    "resnet34": (2015, "21.8M", "torchvision (He et al. give 3.6G FLOPs, no count)"),
+    "resnet50": (2015, "25.6M", "keras.applications (He et al. give 3.8G FLOPs)"),
+    "resnet20": (2015, "0.27M", "He et al., Table 6"),
+    "resnet32": (2015, "0.46M", "He et al., Table 6"),
+    "resnet44": (2015, "0.66M", "He et al., Table 6"),
+    "resnet56": (2015, "0.85M", "He et al., Table 6"),
+    "resnet110": (2015, "1.7M", "He et al., Table 6"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasapps.models",
+        description="List the registered models (family, API, input shape, parameters, "
+        "multiply-accumulates per image, year and published parameters), or show one "
+        "model's layer-by-layer output shapes from the geometry arithmetic.",
+    )
+    parser.add_argument("--name", metavar="MODEL", help="show this model layer by layer")
+    parser.add_argument("--family", metavar="FAMILY", help="list only this family (lenet, vgg, resnet ...)")
+    parser.add_argument(
+        "--input-shape", metavar="H,W,C", help="build with this input shape instead of the model's default"
+    )
+    add_common_arguments(parser)
+    return parser
+
+
+def count_macs(model, rows):
+    """Multiply-accumulates per image of the conv and dense layers, from the layer table.
+
+    A conv layer does one MAC per kernel weight per output position; a dense
+    layer, one per kernel weight. Batch norm, pooling and activations are not counted.
+    """
+    import keras
+    import numpy as np
+
+    total = 0
+    for row in rows:
+        layer = model.get_layer(row.name)
+        if isinstance(layer, keras.layers.Conv2D):
+            total += int(np.prod(layer.kernel.shape)) * row.output_shape[0] * row.output_shape[1]
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape)) * int(np.prod(row.output_shape[:-1]))
+    return total
+
+
+def human(n):
+    """1234567 -> '1.23M'."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+def _parse_shape(text):
+    from kerasapps.errors import UserError
+
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise UserError(f"--input-shape takes H,W,C such as 32,32,3, got {text!r}.")
+    return shape
+
+
+def describe(name, input_shape=None):
+    """One table row for model `name`: built once with its defaults (or `input_shape`)."""
+    import keras
+
+    from kerasapps.geometry import layer_table
+    from kerasapps.registry import build_model, get_model_entry
+
+    entry = get_model_entry(name)
+    model = build_model(name, **({"input_shape": input_shape} if input_shape else {}))
+    rows = layer_table(model)
+    row = {
+        "name": name,
+        "family": entry.family,
+        "api": "Sequential" if isinstance(model, keras.Sequential) else "Functional",
+        "input": "x".join(str(d) for d in model.input_shape[1:]),
+        "params": model.count_params(),
+        "macs": count_macs(model, rows),
+    }
+    keras.backend.clear_session()  # the VGGs hold over 500 MB of weights each
+    return row
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+
+    from kerasapps.geometry import format_table, layer_table
+    from kerasapps.errors import GeometryError, UserError
+    from kerasapps.registry import build_model, get_model_entry, list_models
+
+    input_shape = _parse_shape(args.input_shape) if args.input_shape else None
+    if args.name:
+        get_model_entry(args.name)
+        model = build_model(args.name, **({"input_shape": input_shape} if input_shape else {}))
+        rows = layer_table(model)
+        print(f"{args.name}: input {model.input_shape[1:]}, {count_macs(model, rows):,} multiply-accumulates per image")
+        print(format_table(rows))
+        return 0
+    names = list_models()
+    if args.family:
+        families = sorted({get_model_entry(n).family for n in names})
+        if args.family not in families:
+            raise UserError(f"Unknown family {args.family!r}. Families are: {', '.join(families)}.")
+        names = [n for n in names if get_model_entry(n).family == args.family]
+    header = f"{'name':<16}{'family':<11}{'API':<12}{'input':<13}{'params':>13}{'MACs':>9}  {'year':<6}{'published':<10}source"
+    print(header)
+    for name in names:
+        try:
+            r = describe(name, input_shape)
+        except GeometryError as error:  # with --input-shape, some networks do not fit
+            print(f"{name:<16}{get_model_entry(name).family:<11}does not fit: {error}", flush=True)
+            continue
+        year, published, source = PUBLISHED.get(name, ("", "", ""))
+        print(
+            f"{r['name']:<16}{r['family']:<11}{r['api']:<12}{r['input']:<13}{r['params']:>13,}"
+            f"{human(r['macs']):>9}  {str(year):<6}{published:<10}{source}",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,127 @@
+"""GoogLeNet, Inception v1 (Szegedy et al. 2014), without the auxiliary classifiers.
+
+Stem (7x7/2 conv, 3x3/2 pool, 1x1 and 3x3 convs, 3x3/2 pool), nine Inception
+modules (3a, 3b, pool, 4a-4e, pool, 5a, 5b), global average pooling, dropout 0.4
+and the classifier. An Inception module runs four branches on the same input and
+concatenates them in channels: 1x1; 1x1 reduce -> 3x3; 1x1 reduce -> 5x5;
+3x3 max pool (stride 1) -> 1x1 projection. The filter counts are the paper's
+Table 1.
+
+Parameters, 1000 classes: 6,998,552 with biases. The paper's Table 1 counts
+kernel weights only, in K = 1024 (its conv2 row, 112K, is 64*64 + 9*64*192 =
+114,688 = 112 x 1024; the classifier's 1000K is 1024*1000 = 1,000 x 1024).
+Our kernel weights, 6,990,272 = 6,826K, are 0.4% above the sum of the Table's
+column, 6,797.7K ("about 6.8M, 12 times fewer than AlexNet"). Rows conv2, 3a,
+3b, 4b and the classifier agree within 1K; conv1 (2.7K for 7*7*3*64 = 9.2K),
+4a, 4c, 4d, 4e, 5a and 5b do not follow from the Table's own filter counts,
+which are the ones built here.
+The auxiliary classifiers (training-time only) and the parameter-free local
+response normalization are left out.
+
+Every padding is "same", so 224 -> 112 -> 56 -> 28 -> 14 -> 7 as in Table 1;
+the paper's 7x7 average pool on the 7x7 map is global average pooling, which
+also lets the network run on smaller images.
+"""
+
+import keras
+
+from kerasapps.models.common import kernel_regularizer
+from kerasapps.registry import register_model
+
+# Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+INCEPTION = {
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
+    "5b": (384, 192, 384, 48, 128, 128),
+}
+POOL_AFTER = ("3b", "4e")
+
+# --- builder ----------------------------------------------------------------------
+
+
+def inception_module(x, filters, *, batch_norm, reg, name):
+    """One Inception module; `filters` is a row of Table 1."""
+    f1, r3, f3, r5, f5, proj = filters
+
+    def conv(t, n, k, label):
+        t = keras.layers.Conv2D(n, k, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name=label)(t)
+        if batch_norm:
+            t = keras.layers.BatchNormalization(name=f"{label}_bn")(t)
+        return keras.layers.Activation("relu", name=f"{label}_relu")(t)
+
+    b1 = conv(x, f1, 1, f"{name}_1x1")
+    b3 = conv(conv(x, r3, 1, f"{name}_3x3_reduce"), f3, 3, f"{name}_3x3")
+    b5 = conv(conv(x, r5, 1, f"{name}_5x5_reduce"), f5, 5, f"{name}_5x5")
+    bp = keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    bp = conv(bp, proj, 1, f"{name}_pool_proj")
+    return keras.layers.Concatenate(name=f"{name}_concat")([b1, b3, b5, bp])
+
+
+def build_googlenet(
+    *,
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+    batch_norm=False,
+    dropout=0.4,
+    weight_decay=0.0,
+    name="googlenet",
+):
+    """Build GoogLeNet (Inception v1).
+
+    Args:
+        input_shape: (height, width, channels); 224x224 in the paper.
+        num_classes: size of the softmax output.
+        batch_norm: batch normalization after every convolution (Inception v2's addition).
+        dropout: dropout rate before the classifier (the paper's 0.4).
+        weight_decay: L2 weight decay on conv and dense kernels.
+        name: the Keras model name.
+
+    Returns:
+        An uncompiled Functional `keras.Model`.
+    """
+    reg = kernel_regularizer(weight_decay)
+    inputs = keras.Input(shape=input_shape)
+
+    def conv(t, n, k, label, stride=1):
+        t = keras.layers.Conv2D(
+            n, k, strides=stride, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name=label
+        )(t)
+        if batch_norm:
+            t = keras.layers.BatchNormalization(name=f"{label}_bn")(t)
+        return keras.layers.Activation("relu", name=f"{label}_relu")(t)
+
+    x = conv(inputs, 64, 7, "conv1", stride=2)
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    x = conv(x, 64, 1, "conv2_reduce")
+    x = conv(x, 192, 3, "conv2")
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+    for label, filters in INCEPTION.items():
+        x = inception_module(x, filters, batch_norm=batch_norm, reg=reg, name=f"inception{label}")
+        if label in POOL_AFTER:
+            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool_{label}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --- variants ---------------------------------------------------------------------
+
+
+@register_model("googlenet", family="googlenet")
+def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, batch_norm=False, dropout=0.4, weight_decay=0.0):
+    """GoogLeNet / Inception v1 (2014) on 224x224 images, without auxiliary classifiers."""
+    return build_googlenet(
+        input_shape=input_shape,
+        num_classes=num_classes,
+        batch_norm=batch_norm,
+        dropout=dropout,
+        weight_decay=weight_decay,
+    )

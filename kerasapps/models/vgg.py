@@ -1,0 +1,171 @@
+"""VGG (Simonyan and Zisserman 2014), for ImageNet and for 32x32 CIFAR images.
+
+One builder walks a block spec: an int is a 3x3 convolution with that many
+filters ("same" padding, stride 1, so the size is kept), "M" a 2x2 max pool with
+stride 2. Five pools take 224 to 7, and 32 to 1; an input too small for the
+pools fails the geometry check at the pool where the map vanishes.
+
+Heads:
+    "fc"     the paper's: flatten -> 4096 -> 4096 -> classes, dropout between.
+             `vgg16` with 1000 classes has 138,357,544 parameters, as in
+             keras.applications.VGG16 (the paper's "138M", configuration D).
+    "global" global average pooling -> classes (the small head used on
+             CIFAR: after five pools a 32x32 image is a 1x1x512 map anyway).
+
+Weight decay is an L2 term on the conv and dense kernels (`weight_decay`, see
+`kerasapps.models.common.kernel_regularizer`), as in the paper's SGD.
+"""
+
+import keras
+
+from kerasapps.errors import UserError
+from kerasapps.models.common import assemble, check_choice, kernel_regularizer
+from kerasapps.registry import register_model
+
+BLOCKS = {
+    11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+HEADS = ("fc", "global")
+
+# --- builder ----------------------------------------------------------------------
+
+
+def build_vgg(
+    *,
+    blocks,
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+    batch_norm=False,
+    head="fc",
+    fc_units=4096,
+    dropout=0.5,
+    weight_decay=0.0,
+    api="sequential",
+    name="vgg",
+):
+    """Build a VGG network from a block spec.
+
+    Args:
+        blocks: list of ints (3x3 conv filters) and "M" (2x2 max pool, stride 2).
+        input_shape: (height, width, channels).
+        num_classes: size of the softmax output.
+        batch_norm: batch normalization after every convolution (convs then have no bias).
+        head: "fc" (flatten, two dense layers of `fc_units`) or "global" (global
+            average pooling, then the output layer).
+        fc_units: width of the two hidden dense layers of the "fc" head.
+        dropout: dropout rate before each dense layer after the first of the head
+            ("fc": after each hidden dense layer; "global": before the output).
+        weight_decay: L2 weight decay on conv and dense kernels (0 = none).
+        api: "sequential" or "functional"; the same layers either way.
+        name: the Keras model name.
+
+    Returns:
+        An uncompiled `keras.Model`.
+
+    Raises:
+        UserError: an unknown option or block entry.
+        GeometryError: the input is too small for the pools (names the pool).
+    """
+    check_choice("head", head, HEADS)
+    reg = kernel_regularizer(weight_decay)
+    layers, stage, index = [], 1, 1
+    for entry in blocks:
+        if entry == "M":
+            layers.append(keras.layers.MaxPooling2D(2, name=f"block{stage}_pool"))
+            stage, index = stage + 1, 1
+            continue
+        if isinstance(entry, bool) or not isinstance(entry, int) or entry < 1:
+            raise UserError(f"Unrecognized block entry {entry!r}: use a number of filters or 'M' (max pool).")
+        label = f"block{stage}_conv{index}"
+        layers.append(
+            keras.layers.Conv2D(
+                entry, 3, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name=label
+            )
+        )
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(name=f"{label}_bn"))
+        layers.append(keras.layers.Activation("relu", name=f"{label}_relu"))
+        index += 1
+    if head == "fc":
+        layers.append(keras.layers.Flatten(name="flatten"))
+        for i in (1, 2):
+            layers.append(keras.layers.Dense(fc_units, activation="relu", kernel_regularizer=reg, name=f"fc{i}"))
+            if dropout:
+                layers.append(keras.layers.Dropout(dropout, name=f"fc{i}_dropout"))
+    else:
+        layers.append(keras.layers.GlobalAveragePooling2D(name="avg_pool"))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, name="head_dropout"))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions"))
+    return assemble(layers, input_shape=input_shape, api=api, name=name)
+
+
+# --- variants ---------------------------------------------------------------------
+
+
+def _imagenet(depth):
+    def variant(
+        *,
+        input_shape=(224, 224, 3),
+        num_classes=1000,
+        batch_norm=False,
+        head="fc",
+        dropout=0.5,
+        weight_decay=0.0,
+        api="sequential",
+        **kwargs,
+    ):
+        return build_vgg(
+            blocks=BLOCKS[depth],
+            input_shape=input_shape,
+            num_classes=num_classes,
+            batch_norm=batch_norm,
+            head=head,
+            dropout=dropout,
+            weight_decay=weight_decay,
+            api=api,
+            name=f"vgg{depth}",
+            **kwargs,
+        )
+
+    variant.__doc__ = f"VGG-{depth} for 224x224 ImageNet images, the paper's 4096-4096 head."
+    variant.__name__ = f"vgg{depth}"
+    return variant
+
+
+def _cifar(depth):
+    def variant(
+        *,
+        input_shape=(32, 32, 3),
+        num_classes=10,
+        batch_norm=True,
+        head="global",
+        dropout=0.0,
+        weight_decay=0.0,
+        api="sequential",
+        **kwargs,
+    ):
+        return build_vgg(
+            blocks=BLOCKS[depth],
+            input_shape=input_shape,
+            num_classes=num_classes,
+            batch_norm=batch_norm,
+            head=head,
+            dropout=dropout,
+            weight_decay=weight_decay,
+            api=api,
+            name=f"vgg{depth}_cifar",
+            **kwargs,
+        )
+
+    variant.__doc__ = f"VGG-{depth} for 32x32 images: batch norm, global pooling and one dense layer."
+    variant.__name__ = f"vgg{depth}_cifar"
+    return variant
+
+
+for _depth in BLOCKS:
+    register_model(f"vgg{_depth}", family="vgg", base=build_vgg)(_imagenet(_depth))
+    register_model(f"vgg{_depth}_cifar", family="vgg", base=build_vgg)(_cifar(_depth))
