@@ -94,6 +94,8 @@ def export_run(
     stage = _staging_folder(target)
     try:
         model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+        if "int8" in variants:
+            litert.check_io_fits(model, io)
         representative = _representative_set(x_train, config.export.representative_size, config.seed)
         log(
             f"Exporting {run_dir} ({config.model.name}) to {target}: {', '.join(variants)}; checking each file on "

@@ -118,6 +118,15 @@ def check_variant(variant, io="float"):
         )
 
 
+def check_io_fits(model, io):
+    """Raise `UserError` if integer `io` cannot apply to `model`: its input is not float."""
+    if io != "float" and not model.inputs[0].dtype.startswith("float"):
+        raise UserError(
+            f"--io {io} cannot apply to {model.name}: its input is {model.inputs[0].dtype} "
+            "(token ids, say), not float; use --io float."
+        )
+
+
 def convert(model, variant, *, representative=None, io="float", sequence_length=None, select_tf_ops=False):
     """Convert a Keras model to the bytes of a .tflite file.
 
@@ -138,18 +147,13 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
     check_variant(variant, io)
     if has_recurrent_layers(model):
         model = unrolled_twin(model, sequence_length)
-    float_input = model.inputs[0].dtype.startswith("float")
     if variant == "int8":
         if representative is None or len(representative) == 0:
             raise UserError(
                 "The representative set for int8 calibration is empty: it is drawn from the training split, "
                 "which gave no examples. Check export.representative_size and the run's data limits."
             )
-        if io != "float" and not float_input:
-            raise UserError(
-                f"--io {io} cannot apply to {model.name}: its input is {model.inputs[0].dtype} "
-                "(token ids, say), not float; use --io float."
-            )
+        check_io_fits(model, io)
     with tempfile.TemporaryDirectory(prefix="kerasapps-convert-") as tmp:
         export_saved_model(model, tmp)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
