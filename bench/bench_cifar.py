@@ -8,13 +8,13 @@ each model twice in the same process, on the same data and compiled the same way
               no augmentation
     pipeline  model.fit(make_pipeline(..., augment=crop_flip)): what kerasapps.train runs
 
-and appends images per second to bench/cifar_throughput.csv:
+and appends images per second to bench/results/cifar_throughput.csv:
 
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_cifar.py --steps 20
 
 Full mode trains the configs' whole recipe (182 epochs) through
 `kerasapps.training.train_and_evaluate` and appends test accuracy and wall time
-to bench/cifar_full.csv; it is meant for a machine with a GPU:
+to bench/results/cifar_full.csv; it is meant for a machine with a GPU:
 
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_cifar.py --full --models resnet20 resnet56 vgg16_cifar
 """
@@ -112,7 +112,7 @@ def short(args):
             }
             print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
             rows.append(row)
-    append_rows(BENCH_DIR / "cifar_throughput.csv", rows)
+    append_rows(BENCH_DIR / "results" / "cifar_throughput.csv", rows)
 
 
 def full(args):
@@ -135,7 +135,7 @@ def full(args):
         }
         print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         rows.append(row)
-        append_rows(BENCH_DIR / "cifar_full.csv", rows[-1:])
+        append_rows(BENCH_DIR / "results" / "cifar_full.csv", rows[-1:])
 
 
 def main():

@@ -147,7 +147,9 @@ def layer_table(model):
         if isinstance(layer, keras.layers.InputLayer):
             continue
         for node in _nodes_in(model, layer):
-            inputs = [shapes[id(t)] for t in node.input_tensors]
+            # A mask (Embedding(mask_zero=True) -> LSTM) arrives as the `mask=` argument,
+            # a tensor of its own that is no input shape: only known tensors count.
+            inputs = [shapes[id(t)] for t in node.input_tensors if id(t) in shapes]
             out_shape, params = layer_output(layer, inputs)
             for t in node.output_tensors:
                 shapes[id(t)] = out_shape

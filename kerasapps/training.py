@@ -282,7 +282,7 @@ def _save_model(model, path):
 def _write_outputs(run_dir, metrics, dataset):
     (run_dir / "labels.txt").write_text("\n".join(dataset.info.class_names) + "\n")
     for name, text in dataset.assets.items():
-        (run_dir / name).write_text(text)
+        (run_dir / name).write_text(text, encoding="utf-8")
     plot_history(run_dir / "history.csv", run_dir / "curves.png", title=f"{metrics['experiment']}: {metrics['model']}")
     runs.write_json(run_dir / runs.METRICS_FILE, metrics)
     runs.mark_latest(run_dir)

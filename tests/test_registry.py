@@ -4,7 +4,8 @@ import pytest
 from kerasapps.errors import UserError
 from kerasapps.registry import build_model, get_model_entry, list_models, register_model
 
-# Models whose default input is too large for a quick forward pass get a smaller one here.
+# Models whose default input is too large for a quick forward pass get a smaller one here;
+# text models, whose default length is any length, get a fixed one.
 # (The golden parameter counts at full size are in test_cnn_models.py.)
 SMALL_INPUTS = {
     **{
@@ -12,6 +13,7 @@ SMALL_INPUTS = {
         for name in ("vgg11", "vgg13", "vgg16", "vgg19", "googlenet", "resnet18", "resnet34", "resnet50")
     },
     "alexnet": {"input_shape": (67, 67, 3)},  # (67 - 11) / 4 + 1 = 15 -> 7 -> 3 -> 1 after the pools
+    **{name: {"sequence_length": 16} for name in ("lstm", "gru", "bilstm", "stacked_lstm")},
 }
 
 
@@ -19,7 +21,11 @@ SMALL_INPUTS = {
 def test_every_model_runs_forward(name):
     kwargs = SMALL_INPUTS.get(name, {})
     model = build_model(name, **kwargs)
-    batch = np.random.default_rng(0).random((2, *model.input_shape[1:]), dtype=np.float32)
+    shape = (2, *model.input_shape[1:])
+    if model.inputs[0].dtype.startswith("int"):  # token ids
+        batch = np.random.default_rng(0).integers(1, 100, size=shape).astype(model.inputs[0].dtype)
+    else:
+        batch = np.random.default_rng(0).random(shape, dtype=np.float32)
     out = np.asarray(model(batch, training=False))
     assert out.shape == (2, *model.output_shape[1:])
     assert np.all(np.isfinite(out))

@@ -7,7 +7,7 @@
 Importing this package registers every dataset.
 """
 
-from kerasapps.data import imagefolder, mnist  # noqa: F401  (registers every dataset)
+from kerasapps.data import imagefolder, imdb, mnist  # noqa: F401  (registers every dataset)
 from kerasapps.data.core import (
     DATA_DIR_ENV,
     Dataset,

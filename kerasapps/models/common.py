@@ -8,12 +8,13 @@ from kerasapps.geometry import check_layers
 APIS = ("sequential", "functional")
 
 
-def assemble(layers, *, input_shape, api="sequential", name=None):
+def assemble(layers, *, input_shape, api="sequential", name=None, input_dtype="float32"):
     """Turn a chain of layers into a model with the Sequential or the Functional API.
 
     The geometry of the chain is checked first, so a feature map that vanishes is
     reported by layer name before Keras builds anything. Both APIs use the very
-    same layer objects, hence the same parameters.
+    same layer objects, hence the same parameters. `input_dtype` is "int32" for
+    token ids.
 
     Raises:
         UserError: `api` is not "sequential" or "functional".
@@ -23,8 +24,8 @@ def assemble(layers, *, input_shape, api="sequential", name=None):
         raise UserError(f"Unrecognized api={api!r}. Supported APIs are: {', '.join(APIS)}.")
     check_layers(input_shape, layers)
     if api == "sequential":
-        return keras.Sequential([keras.Input(shape=input_shape), *layers], name=name)
-    inputs = keras.Input(shape=input_shape)
+        return keras.Sequential([keras.Input(shape=input_shape, dtype=input_dtype), *layers], name=name)
+    inputs = keras.Input(shape=input_shape, dtype=input_dtype)
     x = inputs
     for layer in layers:
         x = layer(x)

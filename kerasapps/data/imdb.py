@@ -1,0 +1,164 @@
+"""IMDB movie reviews (Maas et al., ACL 2011): 25,000 training and 25,000 test reviews.
+
+Sources, in order: a local copy in the original layout,
+`aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt`, as a folder or as the
+`aclImdb.tar.gz` archive under --data-dir / $KERASAPPS_DATA_DIR (the archive is
+read in place, without unpacking: about a second); else TFDS `imdb_reviews`.
+Labels come from the folder names: neg = 0, pos = 1.
+
+The reviews become token ids with a `TextVectorization` adapted on the training
+split only (see `kerasapps.data.text`); the vocabulary is a run asset.
+"""
+
+import os
+import re
+import tarfile
+
+import numpy as np
+
+from kerasapps.data.core import Dataset, DatasetInfo, register_dataset
+from kerasapps.data.text import adapt_vocabulary, text_spec, vectorize, vocabulary_text
+from kerasapps.data.tfds_source import load_tfds_arrays
+from kerasapps.errors import DatasetUnavailable
+
+CLASS_NAMES = ["neg", "pos"]
+ARCHIVE = "aclImdb.tar.gz"
+_REVIEW_PATH = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+
+# --- reading the original layout --------------------------------------------------
+
+
+def find_imdb_source(data_dir):
+    """The aclImdb folder or archive under `data_dir`, or None.
+
+    Looked for, in order: `data_dir/aclImdb/`, `data_dir` itself when it holds
+    `train/pos`, and `data_dir/aclImdb.tar.gz`.
+    """
+    if not data_dir:
+        return None
+    for folder in (os.path.join(data_dir, "aclImdb"), data_dir):
+        if os.path.isdir(os.path.join(folder, "train", "pos")):
+            return folder
+    archive = os.path.join(data_dir, ARCHIVE)
+    return archive if os.path.isfile(archive) else None
+
+
+def _decode(raw, where):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetUnavailable(f"{where} is not UTF-8 text ({error})") from None
+
+
+def read_aclimdb(source):
+    """Read the labelled reviews of an aclImdb folder or .tar.gz archive.
+
+    Returns:
+        {"train": (texts, labels), "test": (texts, labels)}: lists of str and
+        int32 arrays (neg = 0, pos = 1), ordered by label, then review id.
+
+    Raises:
+        DatasetUnavailable: a split holds no reviews, or the archive or a file cannot be read.
+    """
+    found = []  # (split, label, id, text)
+    if os.path.isdir(source):
+        for split in ("train", "test"):
+            for label, folder in enumerate(CLASS_NAMES):
+                path = os.path.join(source, split, folder)
+                if not os.path.isdir(path):
+                    continue
+                for entry in os.scandir(path):
+                    match = _REVIEW_PATH.search(f"aclImdb/{split}/{folder}/{entry.name}")
+                    if match:
+                        with open(entry.path, "rb") as f:
+                            found.append((split, label, int(match[3]), _decode(f.read(), entry.path)))
+    else:
+        try:
+            with tarfile.open(source, "r:*") as archive:
+                for member in archive:
+                    match = _REVIEW_PATH.search(member.name)
+                    if match and member.isfile():
+                        raw = archive.extractfile(member).read()
+                        found.append(
+                            (match[1], CLASS_NAMES.index(match[2]), int(match[3]), _decode(raw, f"{source}:{member.name}"))
+                        )
+        except (OSError, tarfile.TarError, EOFError) as error:
+            raise DatasetUnavailable(f"cannot read {source}: {error}") from None
+    found.sort(key=lambda r: (r[0], r[1], r[2]))
+    splits = {}
+    for split in ("train", "test"):
+        rows = [r for r in found if r[0] == split]
+        if not rows:
+            raise DatasetUnavailable(f"no reviews under {split}/pos or {split}/neg in {source}")
+        splits[split] = ([r[3] for r in rows], np.array([r[1] for r in rows], dtype=np.int32))
+    return splits
+
+
+def _read_tfds():
+    arrays = load_tfds_arrays("imdb_reviews")
+    return {
+        split: ([t.decode("utf-8") for t in d["text"]], d["label"].astype(np.int32)) for split, d in arrays.items()
+    }
+
+
+# --- the dataset ------------------------------------------------------------------
+
+
+@register_dataset("imdb")
+def load_imdb(
+    *,
+    data_dir=None,
+    vocab_size=20000,
+    sequence_length=400,
+    standardize="lower_and_strip_punctuation",
+    truncate="end",
+):
+    """IMDB reviews as token ids, with the vocabulary as the run asset `vocabulary.txt`.
+
+    Args:
+        data_dir: folder holding `aclImdb/` or `aclImdb.tar.gz` (else $KERASAPPS_DATA_DIR, else TFDS).
+        vocab_size: size of the vocabulary, padding and unknown tokens included.
+        sequence_length: ids per review; longer reviews are cut, shorter ones zero-padded.
+        standardize: "lower_and_strip_punctuation", "lower", "strip_punctuation" or "none".
+        truncate: where a long review loses tokens: "end" (keep its beginning) or "start".
+
+    Raises:
+        DatasetUnavailable: no local copy and no TFDS copy or network.
+        UserError: a bad option value.
+    """
+    spec = text_spec(
+        sequence_length=sequence_length, vocab_size=vocab_size, standardize=standardize, truncate=truncate
+    )
+    source = find_imdb_source(data_dir)
+    if source:
+        splits = read_aclimdb(source)
+        where = f"local: {source}"
+    else:
+        try:
+            splits = _read_tfds()
+        except DatasetUnavailable as error:
+            place = f"no aclImdb/ or {ARCHIVE} under {data_dir}" if data_dir else "no --data-dir or $KERASAPPS_DATA_DIR"
+            raise DatasetUnavailable(
+                f"{place}, and {error.reason}",
+                f"Point --data-dir at a folder holding aclImdb/{{train,test}}/{{pos,neg}}/*.txt or {ARCHIVE}, "
+                f"or run once with network.",
+            ) from None
+        where = "tfds"
+    vocabulary = adapt_vocabulary(splits["train"][0], spec)
+    info = DatasetInfo(
+        name="imdb",
+        source=where,
+        class_names=list(CLASS_NAMES),
+        model_kwargs={"vocab_size": len(vocabulary), "sequence_length": sequence_length},
+        preprocessing=spec,
+    )
+    return Dataset(
+        vectorize(splits["train"][0], spec, vocabulary),
+        splits["train"][1],
+        vectorize(splits["test"][0], spec, vocabulary),
+        splits["test"][1],
+        info,
+        assets={spec["vocabulary_file"]: vocabulary_text(vocabulary)},
+    )
+

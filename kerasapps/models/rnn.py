@@ -1,0 +1,136 @@
+"""Recurrent sentiment classifiers: the course notes' LSTM and its variants.
+
+The notes' Keras model, fed by token ids through an embedding that masks padding:
+
+    Embedding(vocab_size, 128, mask_zero=True) -> LSTM(128)
+    -> Dense(64, relu) -> Dense(1, sigmoid)
+
+trained with binary cross-entropy and Adam. Variants from the same notes are
+arguments of one builder: a GRU cell, a bidirectional layer, stacked layers,
+dropout on the cell inputs and on the recurrent state.
+
+Masking: id 0 is padding. The embedding's mask makes every recurrent layer skip
+the padded steps, so a review gives the same output however much padding follows
+it (tested). A nonzero `recurrent_dropout` rules out the fused cuDNN kernel on a
+GPU, so it defaults to 0.
+"""
+
+import keras
+
+from kerasapps.errors import UserError
+from kerasapps.models.common import assemble, check_choice
+from kerasapps.registry import register_model
+
+CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+# --- builder ----------------------------------------------------------------------
+
+
+def build_rnn(
+    *,
+    vocab_size=20000,
+    sequence_length=None,
+    embedding_dim=128,
+    cell="lstm",
+    units=128,
+    num_layers=1,
+    bidirectional=False,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    dense_units=64,
+    dense_dropout=0.0,
+    api="sequential",
+    name="rnn",
+):
+    """Build a recurrent binary classifier of token-id sequences.
+
+    Args:
+        vocab_size: number of token ids (0 = padding, masked).
+        sequence_length: ids per example; None accepts any length.
+        embedding_dim: width of the word vectors.
+        cell: "lstm" or "gru".
+        units: state size of each recurrent layer (per direction).
+        num_layers: recurrent layers stacked; all but the last return sequences.
+        bidirectional: wrap each recurrent layer in `Bidirectional` (concatenated).
+        dropout: dropout rate on each recurrent layer's inputs.
+        recurrent_dropout: dropout rate on the recurrent state (no cuDNN kernel if > 0).
+        dense_units: width of the ReLU layer before the output (0 = none).
+        dense_dropout: dropout rate before the ReLU layer (0 = none).
+        api: "sequential" or "functional"; the same layers either way.
+        name: the Keras model name.
+
+    Returns:
+        An uncompiled `keras.Model` whose output is one sigmoid unit, P(positive).
+
+    Raises:
+        UserError: an unknown cell or api, or a size below 1.
+    """
+    check_choice("cell", cell, tuple(CELLS))
+    for key, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("units", units), ("num_layers", num_layers)):
+        if not isinstance(value, int) or value < 1:
+            raise UserError(f"Model argument {key} must be an integer of at least 1, got {value!r}.")
+    Cell = CELLS[cell]
+    layers = [keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")]
+    for i in range(num_layers):
+        label = f"{cell}_{i + 1}" if num_layers > 1 else cell
+        recurrent = Cell(
+            units,
+            return_sequences=i < num_layers - 1,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            name=label,
+        )
+        if bidirectional:
+            recurrent = keras.layers.Bidirectional(recurrent, name=f"bi{label}")
+        layers.append(recurrent)
+    if dense_dropout:
+        layers.append(keras.layers.Dropout(dense_dropout, name="dense_dropout"))
+    if dense_units:
+        layers.append(keras.layers.Dense(dense_units, activation="relu", name="dense"))
+    layers.append(keras.layers.Dense(1, activation="sigmoid", name="output"))
+    return assemble(layers, input_shape=(sequence_length,), api=api, name=name, input_dtype="int32")
+
+
+# --- variants ---------------------------------------------------------------------
+
+
+@register_model("lstm", family="rnn", base=build_rnn)
+def lstm(*, vocab_size=20000, sequence_length=None, api="sequential", **kwargs):
+    """The course notes' model: Embedding -> LSTM(128) -> Dense(64, relu) -> Dense(1, sigmoid)."""
+    return build_rnn(vocab_size=vocab_size, sequence_length=sequence_length, api=api, name="lstm", **kwargs)
+
+
+@register_model("gru", family="rnn", base=build_rnn)
+def gru(*, vocab_size=20000, sequence_length=None, cell="gru", api="sequential", **kwargs):
+    """The notes' model with a GRU(128) in place of the LSTM."""
+    return build_rnn(
+        vocab_size=vocab_size, sequence_length=sequence_length, cell=cell, api=api, name="gru", **kwargs
+    )
+
+
+@register_model("bilstm", family="rnn", base=build_rnn)
+def bilstm(*, vocab_size=20000, sequence_length=None, units=64, bidirectional=True, api="sequential", **kwargs):
+    """A bidirectional LSTM, 64 units each way (128 concatenated), then the notes' head."""
+    return build_rnn(
+        vocab_size=vocab_size,
+        sequence_length=sequence_length,
+        units=units,
+        bidirectional=bidirectional,
+        api=api,
+        name="bilstm",
+        **kwargs,
+    )
+
+
+@register_model("stacked_lstm", family="rnn", base=build_rnn)
+def stacked_lstm(*, vocab_size=20000, sequence_length=None, units=64, num_layers=2, api="sequential", **kwargs):
+    """Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head."""
+    return build_rnn(
+        vocab_size=vocab_size,
+        sequence_length=sequence_length,
+        units=units,
+        num_layers=num_layers,
+        api=api,
+        name="stacked_lstm",
+        **kwargs,
+    )
