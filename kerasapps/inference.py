@@ -72,7 +72,8 @@ def classify_with_tflite(tflite_path, raw, *, top=3):
     """Classify `raw` inputs (image paths, or texts for a text model) with a .tflite file.
 
     Returns one dict per input: `input`, `label`, `score` (the probability of
-    that label) and `top` (up to `top` (label, probability) pairs, best first).
+    that label), `top` (up to `top` (label, probability) pairs, best first) and
+    `probabilities` (one per class; a one-unit sigmoid output counts as two classes).
     """
     from kerasapps.litert import LiteModel
 
@@ -89,4 +90,7 @@ def _ranked(item, scores, labels, top):
         probabilities = scores
     order = np.argsort(probabilities)[::-1][:top]
     ranked = [(labels[i] if i < len(labels) else str(i), float(probabilities[i])) for i in order]
-    return {"input": str(item), "label": ranked[0][0], "score": ranked[0][1], "top": ranked}
+    return {
+        "input": str(item), "label": ranked[0][0], "score": ranked[0][1], "top": ranked,
+        "probabilities": [float(p) for p in probabilities],
+    }

@@ -156,6 +156,14 @@ def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_
         assert 0 < p["score"] <= 1 and p["top"][0] == (p["label"], p["score"]) and len(p["top"]) == 3
     int8 = classify_with_tflite(exported["dir"] / "int8.tflite", paths)
     assert [p["label"] for p in int8] == [p["label"] for p in predictions]
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasapps.predict", str(exported["dir"] / "int8.tflite"), *map(str, paths)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [(label, path) for _, label, path in lines] == [(p["label"], str(path)) for p, path in zip(int8, paths)]
+    assert [float(score) for score, _, _ in lines] == pytest.approx([p["score"] for p in int8], abs=1e-4)
 
 
 def test_predict_needs_the_files_beside_the_tflite(exported, tmp_path):
