@@ -94,9 +94,10 @@ def export_run(
     stage = _staging_folder(target)
     try:
         model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+        representative = None
         if "int8" in variants:
             litert.check_io_fits(model, io)
-        representative = _representative_set(x_train, config.export.representative_size, config.seed)
+            representative = _representative_set(x_train, config.export.representative_size, config.seed)
         log(
             f"Exporting {run_dir} ({config.model.name}) to {target}: {', '.join(variants)}; checking each file on "
             f"{len(dataset.x_test):,} {dataset.info.name} test examples."
@@ -108,7 +109,7 @@ def export_run(
         _write_assets(stage, run_dir, spec, dataset.info.class_names)
         report.update(
             experiment=config.name, run_dir=str(run_dir), dataset=dataset.info.name, test_examples=len(dataset.x_test),
-            representative_examples=len(representative), date=datetime.datetime.now().isoformat(timespec="seconds"),
+            representative_examples=0 if representative is None else len(representative), date=datetime.datetime.now().isoformat(timespec="seconds"),
         )
         runs.write_json(stage / "report.json", report)
         pd.DataFrame(report["variants"], columns=REPORT_COLUMNS).assign(
