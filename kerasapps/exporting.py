@@ -36,7 +36,7 @@ DEFAULT_OUT = "tflite"
 EXPORTS_FILE = "exports.json"
 REPORT_COLUMNS = [
     "variant", "file", "size_kb", "test_accuracy", "accuracy_drop_points", "agreement", "max_abs_diff",
-    "latency_ms", "io", "ops",
+    "latency_ms", "xnnpack", "io", "ops",
 ]
 
 
@@ -194,6 +194,7 @@ def _check_file(content, x_test, y_test, keras_scores, keras_accuracy):
         "agreement": float(np.mean(litert.predicted_classes(scores) == litert.predicted_classes(keras_scores))),
         "max_abs_diff": float(np.abs(scores - keras_scores).max()),
         "latency_ms": lite.latency_ms(x_test),
+        "xnnpack": lite.xnnpack,  # False: the XNNPACK delegate refused the graph; builtin kernels ran it
     }
 
 

@@ -28,7 +28,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 from tensorflow.lite.tools import flatbuffer_utils
 
@@ -239,15 +239,21 @@ class LiteModel:
     """
 
     def __init__(self, source, *, num_threads=1):
-        content = {"model_content": bytes(source)} if isinstance(source, (bytes, bytearray)) else {"model_path": str(source)}
+        self._content = {"model_content": bytes(source)} if isinstance(source, (bytes, bytearray)) else {"model_path": str(source)}
+        self._num_threads = num_threads
+        self.xnnpack = True  # the interpreter's default CPU delegate
         try:
-            with native_output_silenced(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-                self.interpreter = Interpreter(**content, num_threads=num_threads)
+            self._load()
         except ValueError as error:
-            what = "the model bytes" if "model_content" in content else source
+            what = "the model bytes" if "model_content" in self._content else source
             raise UserError(f"Cannot load {what} as a TFLite model: {_first_line(error)}") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+
+    def _load(self):
+        options = {} if self.xnnpack else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+        with native_output_silenced(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+            self.interpreter = Interpreter(**self._content, num_threads=self._num_threads, **options)
         self._batch = None
 
     @property
@@ -284,7 +290,22 @@ class LiteModel:
         return y.astype(np.float32)
 
     def invoke(self, x):
-        """Run one batch of already-quantized inputs; returns the raw output."""
+        """Run one batch of already-quantized inputs; returns the raw output.
+
+        If the XNNPACK delegate cannot prepare the graph (it refuses the int8 file of
+        a long unrolled LSTM at large batches), the file runs on the builtin kernels
+        from then on, and `xnnpack` turns False.
+        """
+        try:
+            return self._invoke(x)
+        except RuntimeError as error:
+            if not self.xnnpack or "XNNPACK" not in str(error):
+                raise
+        self.xnnpack = False
+        self._load()
+        return self._invoke(x)
+
+    def _invoke(self, x):
         self._resize(len(x))
         self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()

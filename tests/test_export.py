@@ -66,7 +66,7 @@ def test_export_writes_every_variant_and_records_it(exported, lenet_run):
     assert report["test_examples"] == 300 and report["representative_examples"] == 50
     for row in report["variants"]:
         assert row["size_kb"] == round((folder / row["file"]).stat().st_size / 1024, 1)
-        assert 0 < row["latency_ms"] and row["test_accuracy"] > 0.5 and "CONV_2D" in row["ops"]
+        assert 0 < row["latency_ms"] and row["test_accuracy"] > 0.5 and "CONV_2D" in row["ops"] and row["xnnpack"]
     sizes = {row["variant"]: row["size_kb"] for row in report["variants"]}
     assert sizes["float16"] < 0.6 * sizes["float32"] and sizes["int8"] < 0.35 * sizes["float32"]
     history = json.loads((lenet_run / "exports.json").read_text())
@@ -88,6 +88,22 @@ def test_each_file_runs_in_the_interpreter_over_the_test_split(exported, variant
     assert reported["test_accuracy"] == litert.accuracy(batched, exported["y_test"])
     tolerance = {"float32": 1e-5, "float16": 1e-2, "dynamic": 5e-2, "int8": 0.1}[variant]
     assert np.abs(batched - keras_scores).max() < tolerance
+
+
+def test_interpreter_runs_without_xnnpack_when_the_delegate_refuses(exported, monkeypatch):
+    lite = litert.LiteModel(exported["dir"] / "float32.tflite")
+    real_invoke, refused = litert.LiteModel._invoke, []
+
+    def refusing_xnnpack(self, x):
+        if self.xnnpack:
+            refused.append(len(x))
+            raise RuntimeError("failed to create XNNPACK runtimeNode number 7 (TfLiteXNNPackDelegate) failed to prepare.")
+        return real_invoke(self, x)
+
+    monkeypatch.setattr(litert.LiteModel, "_invoke", refusing_xnnpack)
+    scores = lite.predict(exported["x_test"])
+    assert refused == [256] and not lite.xnnpack
+    np.testing.assert_allclose(scores, exported["keras_scores"], atol=1e-5)
 
 
 def test_float32_file_matches_keras(exported):
