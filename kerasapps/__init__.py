@@ -5,9 +5,39 @@ Importing the package imports TensorFlow once, with its C++ start-up banner
 Set KERASAPPS_DEBUG=1 to see it.
 """
 
+import contextlib
 import os
+import sys
 
 __version__ = "0.1.0"
+
+
+@contextlib.contextmanager
+def native_output_silenced(*fds):
+    """Send what C++ code writes to file descriptors `fds` (default 2) to /dev/null meanwhile.
+
+    TensorFlow's banner, the TFLite converter's and the LiteRT interpreter's
+    messages are written straight to the descriptors, past Python's sys.stdout
+    and logging, so only an fd-level redirect holds them back. KERASAPPS_DEBUG=1
+    lets them through.
+    """
+    if os.environ.get("KERASAPPS_DEBUG"):
+        yield
+        return
+    fds = fds or (2,)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = {fd: os.dup(fd) for fd in fds}
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
 
 
 def _import_tensorflow_quietly():
@@ -15,24 +45,11 @@ def _import_tensorflow_quietly():
     # AVX-512" line that masked RNNs print on every run; real failures still
     # reach the user as Python exceptions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if os.environ.get("KERASAPPS_DEBUG"):
-        import tensorflow  # noqa: F401
-
-        return
-    # The banner is written by absl before Python logging exists, straight to
-    # file descriptor 2, so only an fd-level redirect can hold it back.
-    saved_stderr = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    with native_output_silenced(2):
         import tensorflow
 
         # Probing for GPUs prints CUDA errors on machines without one: do it now.
         tensorflow.config.list_physical_devices()
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(devnull)
 
 
 _import_tensorflow_quietly()

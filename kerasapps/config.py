@@ -90,6 +90,11 @@ class TuneConfig:
 
 
 @dataclasses.dataclass
+class ExportConfig:
+    representative_size: int = 200  # training examples that calibrate the int8 TFLite file
+
+
+@dataclasses.dataclass
 class ExperimentConfig:
     name: str = "experiment"
     seed: int = 0
@@ -100,6 +105,7 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     callbacks: CallbacksConfig = dataclasses.field(default_factory=CallbacksConfig)
     tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)  # used by kerasapps.tune only
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)  # used by kerasapps.export only
 
     def to_dict(self):
         return _plain(dataclasses.asdict(self))
@@ -384,6 +390,7 @@ def validate(config):
     _check_positive("train.epochs", config.train.epochs)
     _check_positive("train.batch_size", config.train.batch_size)
     _check_positive("train.steps_per_execution", config.train.steps_per_execution)
+    _check_positive("export.representative_size", config.export.representative_size)
     for key in ("limit_train", "limit_test"):
         if getattr(config.data, key) is not None:
             _check_positive(f"data.{key}", getattr(config.data, key))

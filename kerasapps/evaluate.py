@@ -19,20 +19,13 @@ def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
     import pandas as pd
 
     from kerasapps import runs
-    from kerasapps.config import config_from_dict, read_yaml
-    from kerasapps.data import dataset_options, make_pipeline
+    from kerasapps.data import make_pipeline
     from kerasapps.plots import plot_confusion
-    from kerasapps.training import prepare_data
+    from kerasapps.training import prepare_run_data
 
     run_dir = runs.resolve_run(run, runs_dir)
-    config = config_from_dict(read_yaml(run_dir / "config.yaml"), where=str(run_dir / "config.yaml"))
-    # The dataset the run actually trained on (a fallback, perhaps), with the same
-    # options and, through the seed, the same test subset if data.limit_test was set.
-    trained_on = runs.read_metrics(run_dir)["dataset"]["name"]
-    if trained_on != config.data.name:
-        config.data.name, config.data.fallback = trained_on, None
-        config.data.options = {k: v for k, v in config.data.options.items() if k in dataset_options(trained_on)}
-    dataset, _, _ = prepare_data(config, data_dir=data_dir, log=log)
+    config, dataset, _, _ = prepare_run_data(run_dir, data_dir=data_dir, log=log)
+    trained_on = dataset.info.name
     model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
     test = make_pipeline(dataset.x_test, dataset.y_test, batch_size=config.train.batch_size)
     loss, accuracy = model.evaluate(test, verbose=0)

@@ -2,13 +2,22 @@
 
     python -m kerasapps.predict lstm "a quietly brilliant film"
     python -m kerasapps.predict saved_models/lstm/<run-id> --file reviews.txt
+    python -m kerasapps.predict tflite/lenet/int8.tflite digit.png
+    python -m kerasapps.predict tflite/lstm/dynamic.tflite "a quietly brilliant film"
 
 RUN is a run folder or an experiment name (its newest run). Each review is
 cleaned, turned into ids with the run's saved vocabulary and preprocessing spec,
 and scored; one line per review: the positive probability, the class, the text.
 
-The library part is `predict_texts(run_dir, texts)`; the command line only parses
-arguments and reads files.
+A `.tflite` file written by `python -m kerasapps.export` works alone, as on a phone:
+labels, preprocessing and vocabulary come from the files beside it, and the
+inputs are image files or reviews, whichever its model reads (see
+`kerasapps.inference`). One line per input: the probability (of the positive
+class for a two-class model, else of the class shown), the class, the input.
+
+The library parts are `predict_texts(run_dir, texts)` and
+`kerasapps.inference.classify_with_tflite(path, inputs)`; the command line only
+parses arguments and reads files.
 """
 
 import argparse
@@ -127,8 +136,10 @@ def read_reviews(path):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m kerasapps.predict", description=__doc__.split("\n")[0])
-    parser.add_argument("run", metavar="RUN", help="a run folder, or an experiment name (its newest run)")
-    parser.add_argument("texts", metavar="TEXT", nargs="*", help="reviews to score")
+    parser.add_argument(
+        "run", metavar="RUN", help="a run folder, an experiment name (its newest run), or an exported .tflite file"
+    )
+    parser.add_argument("texts", metavar="TEXT", nargs="*", help="reviews to score (image files for an image .tflite)")
     parser.add_argument("--file", help="a UTF-8 file of reviews, one a line")
     parser.add_argument("--batch-size", type=int, default=256)
     add_common_arguments(parser)
@@ -142,12 +153,27 @@ def main(argv):
         raise UserError("Give reviews either as arguments or with --file, not both.")
     texts = read_reviews(args.file) if args.file else args.texts
     check_texts(texts, where=lambda i: f"Text argument {i + 1}")
+    if args.run.endswith(".tflite"):
+        return print_tflite_predictions(args.run, texts)
     run_dir = runs.resolve_run(args.run)
     run = load_text_run(run_dir)
     class_names = run[3]
     for text, p in zip(texts, predict_texts(run_dir, texts, batch_size=args.batch_size, run=run)):
-        preview = text if len(text) <= 60 else text[:57] + "..."
-        print(f"{p:.4f}\t{class_names[int(p >= 0.5)]}\t{preview}")
+        print(f"{p:.4f}\t{class_names[int(p >= 0.5)]}\t{_preview(text)}")
+
+
+def print_tflite_predictions(path, inputs):
+    """Classify `inputs` with the exported file `path` alone; print one line each."""
+    from kerasapps.inference import classify_with_tflite, is_text_spec, read_bundle
+
+    text = is_text_spec(read_bundle(path)[0])
+    for p in classify_with_tflite(path, inputs):
+        probability = p["probabilities"][1] if len(p["probabilities"]) == 2 else p["score"]
+        print(f"{probability:.4f}\t{p['label']}\t{_preview(p['input']) if text else p['input']}")
+
+
+def _preview(text):
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 if __name__ == "__main__":

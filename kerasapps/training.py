@@ -65,6 +65,25 @@ def prepare_data(config, *, data_dir=None, log=print):
     return dataset, train, val
 
 
+def prepare_run_data(run_dir, *, data_dir=None, log=print):
+    """The saved config of run folder `run_dir` and its data, as `prepare_data` returns them.
+
+    The dataset is the one the run actually trained on (a fallback, perhaps), with
+    the same options and, through the seed, the same subsets if data.limit_* were set.
+    Returns (config, dataset, (x_train, y_train), (x_val, y_val)).
+    """
+    from kerasapps.data import dataset_options
+
+    run_dir = pathlib.Path(run_dir)
+    config = config_from_dict(read_yaml(run_dir / "config.yaml"), where=str(run_dir / "config.yaml"))
+    trained_on = runs.read_metrics(run_dir)["dataset"]["name"]
+    if trained_on != config.data.name:
+        config.data.name, config.data.fallback = trained_on, None
+        config.data.options = {k: v for k, v in config.data.options.items() if k in dataset_options(trained_on)}
+    dataset, train, val = prepare_data(config, data_dir=data_dir, log=log)
+    return config, dataset, train, val
+
+
 def build_experiment_model(config, dataset_info):
     """Build the config's model with the shapes the data fixes (input shape, classes...)."""
     if config.train.mixed_precision:

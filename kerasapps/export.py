@@ -1,0 +1,54 @@
+"""python -m kerasapps.export RUN: SavedModel and TFLite (LiteRT) files of a trained run, checked."""
+
+import argparse
+
+from kerasapps.cli import add_common_arguments, run_main
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasapps.export",
+        description="Export a run as a SavedModel and TFLite files in <OUT>/<experiment>/, run each file "
+        "with the LiteRT interpreter over the test split, and print and save a report "
+        "(size, test accuracy, agreement with Keras, latency per input, ops).",
+        epilog="Examples:\n"
+        "  python -m kerasapps.export lenet                      # every variant\n"
+        "  python -m kerasapps.export lenet --quantize int8 --io uint8\n"
+        "  python -m kerasapps.export saved_models/lenet/20260101-120000 --out /tmp/tflite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run", metavar="RUN", help="a run folder, or an experiment name for its newest run")
+    parser.add_argument(
+        "--quantize", default="all", choices=["none", "float16", "dynamic", "int8", "all"],
+        help="none = float32; dynamic = int8 weights; int8 = full-integer, calibrated on the training split "
+        "(default: all)",
+    )
+    parser.add_argument(
+        "--io", default="float", choices=["float", "int8", "uint8"],
+        help="input and output type of the int8 file (default: float)",
+    )
+    parser.add_argument("--allow-flex", action="store_true", help="keep files that need Select TF (Flex) ops")
+    parser.add_argument("--out", metavar="DIR", help="root of the exports (default: tflite)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override an export.* config value, e.g. export.representative_size=500",
+    )
+    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
+    parser.add_argument("--runs-dir", metavar="DIR", help="root of run folders (default: saved_models)")
+    add_common_arguments(parser)
+    return parser
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+    from kerasapps.exporting import export_run
+
+    export_run(
+        args.run, quantize=args.quantize, io=args.io, allow_flex=args.allow_flex, out=args.out,
+        data_dir=args.data_dir, runs_dir=args.runs_dir, overrides=args.overrides,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,249 @@
+"""Export a trained run for phones and boards: the library behind `python -m kerasapps.export`.
+
+    report = export_run("lenet", quantize="all", io="int8", data_dir="../shared/data")
+
+writes into `tflite/<experiment>/`:
+
+    saved_model/                 TensorFlow SavedModel, `serve` endpoint and serving_default signature
+    float32.tflite ...           one file per variant (float32, float16, dynamic, int8)
+    labels.txt                   class names, one per line (line 1 = class 0)
+    preprocessing.json           how a raw input becomes the file's input (the run's spec)
+    vocabulary.txt               text models only: the token ids' vocabulary
+    report.json, report.csv      per variant: size, test accuracy, agreement with Keras, latency, ops
+
+Every file is checked by running it over the whole test split. Everything is
+written into a hidden staging folder beside the target and moved into place
+only once all of it succeeded, so a failed export leaves earlier ones intact.
+The run folder's `exports.json` lists what was exported, when and where.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from kerasapps import litert, runs
+from kerasapps.config import apply_override, validate
+from kerasapps.errors import UserError
+
+QUANTIZE = {"none": ("float32",), "float16": ("float16",), "dynamic": ("dynamic",), "int8": ("int8",), "all": litert.VARIANTS}
+DEFAULT_OUT = "tflite"
+EXPORTS_FILE = "exports.json"
+REPORT_COLUMNS = [
+    "variant", "file", "size_kb", "test_accuracy", "accuracy_drop_points", "agreement", "max_abs_diff",
+    "latency_ms", "xnnpack", "io", "ops",
+]
+
+
+def variants_for(quantize, io="float"):
+    """The variants `--quantize` asks for, after checking that `io` fits them.
+
+    Raises:
+        UserError: an unknown `quantize` or `io`, or integer I/O without the int8 variant.
+    """
+    if quantize not in QUANTIZE:
+        raise UserError(f"Unrecognized --quantize {quantize!r}. Supported values are: {', '.join(QUANTIZE)}.")
+    variants = QUANTIZE[quantize]
+    litert.check_variant("int8" if "int8" in variants else variants[0], io)
+    return variants
+
+
+def export_run(
+    run, *, quantize="all", io="float", allow_flex=False, out=None, data_dir=None, runs_dir=None,
+    overrides=(), log=print,
+):
+    """Export run `run` (a folder, or an experiment name for its newest run).
+
+    Args:
+        quantize: "none" (float32), "float16", "dynamic", "int8" or "all".
+        io: input/output type of the int8 file: "float", "int8" or "uint8".
+        allow_flex: keep a file that needs Select TF (Flex) ops instead of refusing it.
+        out: root folder; files go to `<out>/<experiment>/` (default `tflite/`).
+        data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
+        runs_dir: root of run folders.
+        overrides: `export.KEY=VALUE` settings over the run's saved config.
+        log: where progress lines and the table go.
+
+    Returns:
+        The report dict, as written to report.json.
+
+    Raises:
+        UserError: no such run or no model in it, a variant that cannot be produced,
+            an `io` that does not fit, an empty representative set, an output folder
+            that cannot be written.
+    """
+    import keras
+
+    from kerasapps.training import prepare_run_data
+
+    variants = variants_for(quantize, io)
+    run_dir = runs.resolve_run(run, runs_dir)
+    config, dataset, (x_train, _), _ = prepare_run_data(run_dir, data_dir=data_dir, log=log)
+    for override in overrides:
+        if not override.startswith("export."):
+            raise UserError(f"export --set takes export.* keys only (the run's other settings are fixed), got {override!r}.")
+        apply_override(config, override)
+    validate(config)
+    spec = dataset.info.preprocessing
+    target = pathlib.Path(out or DEFAULT_OUT) / config.name
+    stage = _staging_folder(target)
+    try:
+        model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+        representative = None
+        if "int8" in variants:
+            litert.check_io_fits(model, io)
+            representative = _representative_set(x_train, config.export.representative_size, config.seed)
+        log(
+            f"Exporting {run_dir} ({config.model.name}) to {target}: {', '.join(variants)}; checking each file on "
+            f"{len(dataset.x_test):,} {dataset.info.name} test examples."
+        )
+        report = _export_into(
+            stage, model, variants, io=io, allow_flex=allow_flex, representative=representative,
+            x_test=dataset.x_test, y_test=dataset.y_test, sequence_length=spec.get("sequence_length"),
+        )
+        _write_assets(stage, run_dir, spec, dataset.info.class_names)
+        report.update(
+            experiment=config.name, run_dir=str(run_dir), dataset=dataset.info.name, test_examples=len(dataset.x_test),
+            representative_examples=0 if representative is None else len(representative), date=datetime.datetime.now().isoformat(timespec="seconds"),
+        )
+        runs.write_json(stage / "report.json", report)
+        pd.DataFrame(report["variants"], columns=REPORT_COLUMNS).assign(
+            ops=lambda f: f["ops"].map(" ".join)
+        ).to_csv(stage / "report.csv", index=False)
+        moved = _move_into_place(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    _record_export(run_dir, target, variants, io, moved, report["date"])
+    log(format_table(report))
+    log(f"Wrote {', '.join(moved)} in {target}")
+    return report
+
+
+# --- the files --------------------------------------------------------------------
+
+
+def _staging_folder(target):
+    if target.exists() and not target.is_dir():
+        raise UserError(f"Cannot write to the output folder {target}: it is a file.")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    except OSError as error:
+        raise UserError(f"Cannot write to the output folder {target.parent}: {error.strerror or error}.") from None
+
+
+def _representative_set(x_train, size, seed):
+    """Up to `size` training examples, drawn with the run's seed."""
+    if len(x_train) == 0:
+        raise UserError("The representative set is empty: the run's training split has no examples to calibrate int8 on.")
+    keep = np.sort(np.random.default_rng(seed).choice(len(x_train), min(size, len(x_train)), replace=False))
+    return x_train[keep]
+
+
+def _export_into(stage, model, variants, *, io, allow_flex, representative, x_test, y_test, sequence_length):
+    """SavedModel and .tflite files into `stage`, each run on the test split; returns the report."""
+    import tensorflow as tf
+
+    keras_scores = model.predict(x_test, batch_size=256, verbose=0)
+    keras_accuracy = litert.accuracy(keras_scores, y_test)
+    litert.export_saved_model(model, stage / "saved_model")
+    reloaded = tf.saved_model.load(str(stage / "saved_model"))  # keep a reference: it owns the variables
+    served = reloaded.serve(tf.constant(x_test[:256])).numpy()
+    report = {
+        "keras": {
+            "test_accuracy": keras_accuracy,
+            "latency_ms": litert.keras_latency_ms(model, x_test),
+            "parameters": int(model.count_params()),
+        },
+        "saved_model": {"path": "saved_model", "max_abs_diff": float(np.abs(served - keras_scores[:256]).max())},
+        "converted_from": "unrolled twin (recurrent layers, unroll=True)" if litert.has_recurrent_layers(model) else "model",
+        "variants": [],
+    }
+    for variant in variants:
+        variant_io = io if variant == "int8" else "float"
+        content = litert.convert(
+            model, variant, representative=representative, io=variant_io, sequence_length=sequence_length,
+            select_tf_ops=allow_flex,
+        )
+        ops = litert.op_names(content)
+        litert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
+        name = f"{variant}.tflite"
+        (stage / name).write_bytes(content)
+        row = {"variant": variant, "file": name, "size_kb": round(len(content) / 1024, 1), "io": variant_io, "ops": ops}
+        if any(op.startswith("Flex") for op in ops):
+            row["note"] = "needs the Flex delegate: not run by the plain interpreter"
+        else:
+            row.update(_check_file(content, x_test, y_test, keras_scores, keras_accuracy))
+        report["variants"].append(row)
+    return report
+
+
+def _check_file(content, x_test, y_test, keras_scores, keras_accuracy):
+    """Run a .tflite file over the test split: accuracy, agreement with Keras, latency."""
+    lite = litert.LiteModel(content)
+    scores = lite.predict(x_test)
+    accuracy = litert.accuracy(scores, y_test)
+    return {
+        "test_accuracy": accuracy,
+        "accuracy_drop_points": round(100 * (keras_accuracy - accuracy), 2),
+        "agreement": float(np.mean(litert.predicted_classes(scores) == litert.predicted_classes(keras_scores))),
+        "max_abs_diff": float(np.abs(scores - keras_scores).max()),
+        "latency_ms": lite.latency_ms(x_test),
+        "xnnpack": lite.xnnpack,  # False: the XNNPACK delegate refused the graph; builtin kernels ran it
+    }
+
+
+def _write_assets(stage, run_dir, spec, class_names):
+    (stage / "labels.txt").write_text("".join(f"{name}\n" for name in class_names))
+    runs.write_json(stage / "preprocessing.json", spec)
+    vocabulary = spec.get("vocabulary_file")
+    if vocabulary:
+        shutil.copyfile(run_dir / vocabulary, stage / vocabulary)
+
+
+def _move_into_place(stage, target):
+    """Move every file of `stage` into `target`, replacing older ones; returns their names."""
+    target.mkdir(exist_ok=True)
+    names = sorted(p.name for p in stage.iterdir())
+    for name in names:
+        destination = target / name
+        if destination.is_dir():  # a directory cannot be replaced in one rename
+            old = stage / f".old-{name}"
+            os.replace(destination, old)
+        os.replace(stage / name, destination)
+    return names
+
+
+def _record_export(run_dir, target, variants, io, files, date):
+    path = run_dir / EXPORTS_FILE
+    history = json.loads(path.read_text()) if path.is_file() else []
+    history.append({"date": date, "out_dir": str(target.resolve()), "variants": list(variants), "io": io, "files": files})
+    runs.write_json(path, history)
+
+
+# --- the table --------------------------------------------------------------------
+
+
+def format_table(report):
+    """The report as a text table: one line per file, Keras first."""
+    keras_row = report["keras"]
+    lines = [
+        f"{'variant':<10} {'size KB':>9} {'accuracy':>9} {'drop pts':>9} {'agree':>7} {'max diff':>9} {'ms/input':>9}  ops",
+        f"{'keras':<10} {'':>9} {keras_row['test_accuracy']:>9.2%} {'':>9} {'':>7} {'':>9} {keras_row['latency_ms']:>9.3f}  (model.predict)",
+    ]
+    for row in report["variants"]:
+        if "test_accuracy" not in row:
+            lines.append(f"{row['variant']:<10} {row['size_kb']:>9.1f}  {row['note']}")
+            continue
+        lines.append(
+            f"{row['variant']:<10} {row['size_kb']:>9.1f} {row['test_accuracy']:>9.2%} {row['accuracy_drop_points']:>9.2f} "
+            f"{row['agreement']:>7.2%} {row['max_abs_diff']:>9.2g} {row['latency_ms']:>9.3f}  {len(row['ops'])} ops"
+            + (f", io {row['io']}" if row["io"] != "float" else "")
+        )
+    lines.append(f"saved_model/ serves the Keras outputs to max abs diff {report['saved_model']['max_abs_diff']:.2g}")
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""Export of a text run (the `lstm` experiment, tiny): unrolled LSTM file, vocabulary, predict on raw text."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from kerasapps import litert
+from kerasapps.config import load_config
+from kerasapps.data.text import read_vocabulary, vectorize
+from kerasapps.exporting import export_run
+from kerasapps.inference import classify_with_tflite
+from kerasapps.training import train_and_evaluate
+
+TINY_LSTM = [
+    "data.limit_train=1000", "data.limit_test=200", "data.options.sequence_length=32",
+    "data.options.vocab_size=2000", "model.args.embedding_dim=16", "model.args.units=16",
+    "model.args.dense_units=8", "train.epochs=1", "train.batch_size=32", "callbacks.tensorboard=false",
+    "export.representative_size=20",
+]
+REVIEWS = ["A quietly brilliant film, moving and beautifully acted.", "Dull, boring<br />and a waste of time."]
+
+
+@pytest.fixture(scope="module")
+def text_export(data_dir, tmp_path_factory):
+    config = load_config("lstm", overrides=TINY_LSTM)
+    run_dir, _ = train_and_evaluate(
+        config, data_dir=str(data_dir), runs_dir=tmp_path_factory.mktemp("runs"), verbose=0, log=lambda _: None
+    )
+    out = tmp_path_factory.mktemp("tflite")
+    report = export_run(run_dir, quantize="dynamic", out=out, data_dir=data_dir, log=lambda _: None)
+    return run_dir, out / "lstm", report
+
+
+def test_text_run_exports_a_builtin_only_file_with_its_vocabulary(text_export):
+    run_dir, folder, report = text_export
+    assert report["converted_from"].startswith("unrolled twin")
+    row = report["variants"][0]
+    assert row["variant"] == "dynamic" and not [op for op in row["ops"] if op.startswith("Flex")]
+    assert row["agreement"] >= 0.99 and row["max_abs_diff"] < 1e-3
+    assert read_vocabulary(folder / "vocabulary.txt") == read_vocabulary(run_dir / "vocabulary.txt")
+    assert (folder / "labels.txt").read_text().splitlines() == ["neg", "pos"]
+    assert litert.LiteModel(folder / "dynamic.tflite").input_dtype == np.int32
+
+
+def test_predict_on_raw_text_with_the_tflite_alone(text_export):
+    run_dir, folder, _ = text_export
+    predictions = classify_with_tflite(folder / "dynamic.tflite", REVIEWS)
+    import json
+
+    spec = json.loads((folder / "preprocessing.json").read_text())
+    model = keras.saving.load_model(run_dir / "model.keras")
+    expected = model.predict(vectorize(REVIEWS, spec, read_vocabulary(run_dir / "vocabulary.txt")), verbose=0)[:, 0]
+    for p, positive in zip(predictions, expected):
+        assert p["label"] == ("pos" if positive > 0.5 else "neg")
+        assert p["score"] == pytest.approx(max(positive, 1 - positive), abs=1e-3)
+
+
+def test_predict_cli_dispatches_a_tflite_path(text_export, tmp_path):
+    _, folder, _ = text_export
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasapps.predict", str(folder / "dynamic.tflite"), *REVIEWS],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.split("\t")[1] in ("neg", "pos") for line in lines)
+
+
+def test_integer_io_on_token_ids_is_refused_before_converting(text_export, capsys):
+    from kerasapps.cli import run_main
+    from kerasapps.export import main as export_main
+
+    run_dir, folder, _ = text_export
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(export_main, [str(run_dir), "--quantize", "int8", "--io", "int8", "--out", str(folder.parent / "x")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--io int8 cannot apply" in err and "int32" in err
