@@ -240,7 +240,7 @@ def make_callbacks(config, run_dir, *, has_validation, resume):
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
-        keras.callbacks.TerminateOnNaN(),
+        StopOnNaN(),
     ]
     monitor = "val_accuracy" if has_validation else "accuracy"
     if config.callbacks.checkpoint:
@@ -258,8 +258,21 @@ def make_callbacks(config, run_dir, *, has_validation, resume):
     return callbacks
 
 
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop training after an epoch whose loss is NaN or infinite.
+
+    Keras's TerminateOnNaN checks every batch, which makes each step wait for its
+    loss: that costs LeNet about 15% of its speed. One check an epoch is enough
+    to stop a diverged run and say so.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
+
+
 def _raise_if_diverged(history, config, run_dir):
-    # TerminateOnNaN stops mid-epoch; Keras then logs that epoch's NaN loss.
     losses = history.history.get("loss", [])
     if any(not np.isfinite(v) for v in losses):
         raise TrainingDiverged(

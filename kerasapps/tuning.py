@@ -48,6 +48,7 @@ from kerasapps.data import make_pipeline
 from kerasapps.errors import UserError
 from kerasapps.plots import plot_trials
 from kerasapps.training import (
+    StopOnNaN,
     build_experiment_model,
     compile_model,
     prepare_data,
@@ -315,7 +316,7 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
             validation_data=make_pipeline(x_val, y_val, batch_size=batch) if len(x_val) else None,
             epochs=epochs or config.train.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[*callbacks, keras.callbacks.TerminateOnNaN()],
+            callbacks=[*callbacks, StopOnNaN()],
             verbose=fit_verbose,
             shuffle=False,  # the pipeline shuffles
         )

@@ -61,7 +61,7 @@ def test_binary_output_gets_binary_crossentropy():
 def test_optional_callbacks_follow_the_config(tmp_path):
     config = load_config("lenet", overrides=["callbacks.early_stopping_patience=2", "callbacks.tensorboard=false"])
     kinds = {type(c).__name__ for c in make_callbacks(config, tmp_path, has_validation=True, resume=False)}
-    assert {"BackupAndRestore", "CSVLogger", "TerminateOnNaN", "ModelCheckpoint", "EarlyStopping"} <= kinds
+    assert {"BackupAndRestore", "CSVLogger", "StopOnNaN", "ModelCheckpoint", "EarlyStopping"} <= kinds
     assert "TensorBoard" not in kinds
     config = load_config("lenet", overrides=["callbacks.checkpoint=false"])
     kinds = {type(c).__name__ for c in make_callbacks(config, tmp_path, has_validation=True, resume=False)}
