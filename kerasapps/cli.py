@@ -15,6 +15,19 @@ def add_common_arguments(parser: argparse.ArgumentParser):
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
+def add_location_arguments(parser: argparse.ArgumentParser):
+    """--data-dir and --runs-dir, for the commands that read datasets and run folders."""
+    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
+    parser.add_argument(
+        "--runs-dir", metavar="DIR", help="root of run folders (default: $KERASAPPS_RUNS_DIR or saved_models)"
+    )
+
+
+def add_set_argument(parser: argparse.ArgumentParser, help):
+    """The repeatable --set KEY=VALUE config override, collected in `args.overrides`."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def run_main(main, argv=None):
     """Call `main(argv)` and turn expected failures into one line on stderr.
 

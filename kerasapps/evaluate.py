@@ -6,7 +6,7 @@ run folder. RUN is a run folder or an experiment name (its newest finished run).
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, run_main
+from kerasapps.cli import add_common_arguments, add_location_arguments, run_main
 
 
 def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
@@ -52,8 +52,7 @@ def main(argv):
         description="Re-evaluate a saved model on its dataset's test split; write a confusion matrix (CSV and PNG).",
     )
     parser.add_argument("run", metavar="RUN", help="a run folder, or an experiment name for its newest run")
-    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
-    parser.add_argument("--runs-dir", metavar="DIR", help="root of run folders (default: saved_models)")
+    add_location_arguments(parser)
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     evaluate_run(args.run, data_dir=args.data_dir, runs_dir=args.runs_dir)

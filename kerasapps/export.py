@@ -2,7 +2,7 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, run_main
+from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, run_main
 
 
 def build_parser():
@@ -29,12 +29,8 @@ def build_parser():
     )
     parser.add_argument("--allow-flex", action="store_true", help="keep files that need Select TF (Flex) ops")
     parser.add_argument("--out", metavar="DIR", help="root of the exports (default: tflite)")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override an export.* config value, e.g. export.representative_size=500",
-    )
-    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
-    parser.add_argument("--runs-dir", metavar="DIR", help="root of run folders (default: saved_models)")
+    add_set_argument(parser, help="override an export.* config value, e.g. export.representative_size=500")
+    add_location_arguments(parser)
     add_common_arguments(parser)
     return parser
 

@@ -58,10 +58,7 @@ def register_model(name: str, *, family: str, description: str = "", base: Calla
 
     def decorate(builder):
         if name in _MODELS:
-            raise ValueError(
-                f"A model named {name!r} is already registered "
-                f"(by {_MODELS[name].builder.__module__}.{_MODELS[name].builder.__name__})."
-            )
+            raise ValueError(f"A model named {name!r} is already registered ({_MODELS[name].description}).")
         doc = description or (inspect.getdoc(builder) or "").split("\n")[0]
         _MODELS[name] = ModelEntry(name, builder, family, doc, base)
         return builder

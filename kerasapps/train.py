@@ -2,7 +2,7 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, run_main
+from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, run_main
 
 
 def build_parser():
@@ -20,14 +20,10 @@ def build_parser():
     )
     parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
     parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config value, e.g. train.epochs=3 or model.args.dropout=0.25 (repeatable)",
-    )
+    add_set_argument(parser, help="override a config value, e.g. train.epochs=3 or model.args.dropout=0.25 (repeatable)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
-    parser.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: saved_models)")
     parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the experiment")
+    add_location_arguments(parser)
     add_common_arguments(parser)
     return parser
 

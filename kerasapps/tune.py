@@ -2,7 +2,7 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, run_main
+from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, run_main
 from kerasapps.config import OBJECTIVES, TUNERS
 
 
@@ -50,14 +50,10 @@ def build_parser():
     parser.add_argument("--distributed", choices=["chief", "worker"],
                         help="keras-tuner's distributed mode: the chief serves trials over gRPC, workers run them")
     parser.add_argument("--oracle", metavar="HOST:PORT", help="the chief's address, with --distributed")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config value for every trial, e.g. train.epochs=3 (repeatable)",
-    )
-    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
-    parser.add_argument("--runs-dir", metavar="DIR", help="root of saved_models (default: $KERASAPPS_RUNS_DIR or saved_models)")
+    add_set_argument(parser, help="override a config value for every trial, e.g. train.epochs=3 (repeatable)")
     parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=0,
                         help="Keras output within a trial: 0 none (default), 1 progress bar, 2 a line per epoch")
+    add_location_arguments(parser)
     add_common_arguments(parser)
     return parser
 

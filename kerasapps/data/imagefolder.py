@@ -33,8 +33,8 @@ import tarfile
 import numpy as np
 import tensorflow as tf
 
-from kerasapps.data.core import Dataset, DatasetInfo, register_dataset
-from kerasapps.data.images import image_spec, preprocess_images
+from kerasapps.data.core import register_dataset
+from kerasapps.data.images import image_dataset, image_spec
 from kerasapps.data.tfds_source import load_tfds_arrays
 from kerasapps.errors import DatasetUnavailable, UserError
 
@@ -284,23 +284,7 @@ def to_dataset(name, source, arrays, class_names, *, normalize, augment, crop_pa
     if normalize == "per_channel":
         mean, std = channel_stats(x_train_raw)
     spec = image_spec(size=(height, width), channels=channels, mean=mean, std=std)
-    x_train = preprocess_images(x_train_raw, spec)
-    x_test = preprocess_images(arrays["test"][0], spec)
-    info = DatasetInfo(
-        name=name,
-        source=source,
-        class_names=list(class_names),
-        model_kwargs={"input_shape": tuple(x_train.shape[1:]), "num_classes": len(class_names)},
-        preprocessing=spec,
-    )
-    return Dataset(
-        x_train,
-        arrays["train"][1].astype(np.int32),
-        x_test,
-        arrays["test"][1].astype(np.int32),
-        info,
-        augment=augment_fn,
-    )
+    return image_dataset(name, source, class_names, spec, arrays, augment=augment_fn)
 
 
 # --- datasets ---------------------------------------------------------------------

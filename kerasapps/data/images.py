@@ -13,6 +13,8 @@ zero-pads centred (LeNet-5 reads MNIST as 32x32), then pixels are multiplied by
 import numpy as np
 import tensorflow as tf
 
+from kerasapps.data.core import Dataset, DatasetInfo
+
 
 def image_spec(*, size, channels, pad_to=None, scale=1 / 255, mean=None, std=None):
     """Build a preprocessing spec (see the module docstring)."""
@@ -52,3 +54,18 @@ def load_image_file(path, spec):
     image = tf.io.decode_image(data, channels=spec["channels"], expand_animations=False)
     image = tf.image.resize(image, spec["size"], antialias=True)
     return np.clip(np.round(image.numpy()), 0, 255).astype(np.uint8)
+
+
+def image_dataset(name, source, class_names, spec, arrays, *, augment=None):
+    """A `Dataset` from raw uint8 {"train": (images, labels), "test": (...)} and a spec."""
+    x_train = preprocess_images(arrays["train"][0], spec)
+    x_test = preprocess_images(arrays["test"][0], spec)
+    info = DatasetInfo(
+        name=name,
+        source=source,
+        class_names=list(class_names),
+        model_kwargs={"input_shape": tuple(x_train.shape[1:]), "num_classes": len(class_names)},
+        preprocessing=spec,
+    )
+    labels = {split: np.asarray(arrays[split][1]).astype(np.int32) for split in ("train", "test")}
+    return Dataset(x_train, labels["train"], x_test, labels["test"], info, augment=augment)

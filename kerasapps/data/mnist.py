@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 
-from kerasapps.data.core import Dataset, DatasetInfo, register_dataset
+from kerasapps.data.core import register_dataset
 from kerasapps.data.idx import read_idx
-from kerasapps.data.images import image_spec, preprocess_images
+from kerasapps.data.images import image_dataset, image_spec
 from kerasapps.data.tfds_source import load_tfds_arrays
 from kerasapps.errors import DatasetUnavailable
 
@@ -66,22 +66,7 @@ def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad
         arrays = {split: (d["image"][..., 0], d["label"]) for split, d in splits.items()}
         source = "tfds"
     spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None)
-    return _to_dataset(name, source, class_names, spec, arrays)
-
-
-def _to_dataset(name, source, class_names, spec, arrays):
-    x_train = preprocess_images(arrays["train"][0], spec)
-    x_test = preprocess_images(arrays["test"][0], spec)
-    info = DatasetInfo(
-        name=name,
-        source=source,
-        class_names=list(class_names),
-        model_kwargs={"input_shape": tuple(x_train.shape[1:]), "num_classes": len(class_names)},
-        preprocessing=spec,
-    )
-    return Dataset(
-        x_train, arrays["train"][1].astype(np.int32), x_test, arrays["test"][1].astype(np.int32), info
-    )
+    return image_dataset(name, source, class_names, spec, arrays)
 
 
 @register_dataset("mnist")
@@ -125,4 +110,4 @@ def load_digits(*, data_dir=None, pad_to=32, test_fraction=0.2):
     )
     spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None)
     arrays = {"train": (x_train, y_train), "test": (x_test, y_test)}
-    return _to_dataset("digits", "scikit-learn", [str(i) for i in range(10)], spec, arrays)
+    return image_dataset("digits", "scikit-learn", [str(i) for i in range(10)], spec, arrays)

@@ -16,6 +16,8 @@ Weight decay is an L2 term on the conv and dense kernels (`weight_decay`, see
 `kerasapps.models.common.kernel_regularizer`), as in the paper's SGD.
 """
 
+import functools
+
 import keras
 
 from kerasapps.errors import UserError
@@ -106,66 +108,22 @@ def build_vgg(
 # --- variants ---------------------------------------------------------------------
 
 
-def _imagenet(depth):
-    def variant(
-        *,
-        input_shape=(224, 224, 3),
-        num_classes=1000,
-        batch_norm=False,
-        head="fc",
-        dropout=0.5,
-        weight_decay=0.0,
-        api="sequential",
-        **kwargs,
-    ):
-        return build_vgg(
-            blocks=BLOCKS[depth],
-            input_shape=input_shape,
-            num_classes=num_classes,
-            batch_norm=batch_norm,
-            head=head,
-            dropout=dropout,
-            weight_decay=weight_decay,
-            api=api,
-            name=f"vgg{depth}",
-            **kwargs,
+def _register_variants(depth):
+    """vggN (224x224, the paper's 4096-4096 head) and vggN_cifar (32x32, batch norm, global head)."""
+    register_model(
+        f"vgg{depth}", family="vgg",
+        description=f"VGG-{depth} for 224x224 ImageNet images, the paper's 4096-4096 head.",
+    )(functools.partial(build_vgg, blocks=BLOCKS[depth], name=f"vgg{depth}"))
+    register_model(
+        f"vgg{depth}_cifar", family="vgg",
+        description=f"VGG-{depth} for 32x32 images: batch norm, global pooling and one dense layer.",
+    )(
+        functools.partial(
+            build_vgg, blocks=BLOCKS[depth], name=f"vgg{depth}_cifar", input_shape=(32, 32, 3),
+            num_classes=10, batch_norm=True, head="global", dropout=0.0,
         )
-
-    variant.__doc__ = f"VGG-{depth} for 224x224 ImageNet images, the paper's 4096-4096 head."
-    variant.__name__ = f"vgg{depth}"
-    return variant
-
-
-def _cifar(depth):
-    def variant(
-        *,
-        input_shape=(32, 32, 3),
-        num_classes=10,
-        batch_norm=True,
-        head="global",
-        dropout=0.0,
-        weight_decay=0.0,
-        api="sequential",
-        **kwargs,
-    ):
-        return build_vgg(
-            blocks=BLOCKS[depth],
-            input_shape=input_shape,
-            num_classes=num_classes,
-            batch_norm=batch_norm,
-            head=head,
-            dropout=dropout,
-            weight_decay=weight_decay,
-            api=api,
-            name=f"vgg{depth}_cifar",
-            **kwargs,
-        )
-
-    variant.__doc__ = f"VGG-{depth} for 32x32 images: batch norm, global pooling and one dense layer."
-    variant.__name__ = f"vgg{depth}_cifar"
-    return variant
+    )
 
 
 for _depth in BLOCKS:
-    register_model(f"vgg{_depth}", family="vgg", base=build_vgg)(_imagenet(_depth))
-    register_model(f"vgg{_depth}_cifar", family="vgg", base=build_vgg)(_cifar(_depth))
+    _register_variants(_depth)
