@@ -21,7 +21,7 @@ def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
     from kerasapps import runs
     from kerasapps.data import make_pipeline
     from kerasapps.plots import plot_confusion
-    from kerasapps.training import prepare_run_data
+    from kerasapps.training import predicted_classes, prepare_run_data
 
     run_dir = runs.resolve_run(run, runs_dir)
     config, dataset, _, _ = prepare_run_data(run_dir, data_dir=data_dir, log=log)
@@ -30,7 +30,7 @@ def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
     test = make_pipeline(dataset.x_test, dataset.y_test, batch_size=config.train.batch_size)
     loss, accuracy = model.evaluate(test, verbose=0)
     scores = model.predict(test, verbose=0)
-    predicted = (scores[:, 0] > 0.5).astype(int) if scores.shape[-1] == 1 else scores.argmax(axis=-1)
+    predicted = predicted_classes(scores)
     names = dataset.info.class_names
     matrix = np.zeros((len(names), len(names)), dtype=np.int64)
     np.add.at(matrix, (dataset.y_test.astype(int).reshape(-1), predicted), 1)

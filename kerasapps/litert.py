@@ -34,6 +34,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 from kerasapps import native_output_silenced
 from kerasapps.errors import UserError
+from kerasapps.training import predicted_classes
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("float", "int8", "uint8")
@@ -353,12 +354,6 @@ def keras_latency_ms(model, x, *, repeats=20, method="predict"):
 
 
 # --- scores -----------------------------------------------------------------------
-
-
-def predicted_classes(scores):
-    """Class indices from scores: argmax, or a 0.5 threshold for one sigmoid unit."""
-    scores = np.asarray(scores)
-    return (scores[:, 0] > 0.5).astype(int) if scores.shape[-1] == 1 else scores.argmax(axis=-1)
 
 
 def accuracy(scores, labels):

@@ -143,6 +143,12 @@ def compile_model(model, config, steps_per_epoch):
     return model
 
 
+def predicted_classes(scores):
+    """Class indices from model outputs: argmax, or a 0.5 threshold for one sigmoid unit."""
+    scores = np.asarray(scores)
+    return (scores[:, 0] > 0.5).astype(int) if scores.shape[-1] == 1 else scores.argmax(axis=-1)
+
+
 def fit_verbosity():
     """A live progress bar on a terminal, one line per epoch in logs and CI."""
     return 1 if sys.stdout.isatty() else 2
