@@ -22,9 +22,7 @@ def plot_history(history_csv, png_path, title=""):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+    _save(fig, png_path)
 
 
 def plot_confusion(matrix, class_names, png_path, title=""):
@@ -43,9 +41,7 @@ def plot_confusion(matrix, class_names, png_path, title=""):
             ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=8,
                     color="white" if matrix[i, j] > threshold else "black")
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+    _save(fig, png_path)
 
 
 def plot_trials(trials, png_path, objective, direction, title=""):
@@ -71,6 +67,10 @@ def plot_trials(trials, png_path, objective, direction, title=""):
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title)
+    _save(fig, png_path)
+
+
+def _save(fig, png_path):
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)

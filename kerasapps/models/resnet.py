@@ -27,6 +27,8 @@ Weight decay is an L2 term on the conv and dense kernels (`weight_decay`), which
 equals the coupled weight decay of the paper's SGD (see `common.kernel_regularizer`).
 """
 
+import functools
+
 import keras
 
 from kerasapps.errors import UserError
@@ -208,59 +210,26 @@ IMAGENET = {
 }
 
 
-def _cifar(depth):
-    n = (depth - 2) // 6
-
-    def variant(
-        *, input_shape=(32, 32, 3), num_classes=10, shortcut="identity", weight_decay=0.0, **kwargs
-    ):
-        return build_resnet(
-            stages=[(16, n, 1), (32, n, 2), (64, n, 2)],
-            shortcut=shortcut,
-            input_shape=input_shape,
-            num_classes=num_classes,
-            weight_decay=weight_decay,
-            name=f"resnet{depth}",
-            **kwargs,
+def _register_variants():
+    """resnetN for CIFAR (6n+2, option A shortcuts) and for ImageNet (option B, biased convs)."""
+    for depth in CIFAR_DEPTHS:
+        n = (depth - 2) // 6
+        register_model(
+            f"resnet{depth}", family="resnet",
+            description=f"ResNet-{depth} for CIFAR (6n+2, n={n}), option A shortcuts by default.",
+        )(functools.partial(build_resnet, stages=[(16, n, 1), (32, n, 2), (64, n, 2)], name=f"resnet{depth}"))
+    for depth, (block, counts) in IMAGENET.items():
+        stages = [(f, c, 1 if i == 0 else 2) for i, (f, c) in enumerate(zip((64, 128, 256, 512), counts))]
+        register_model(
+            f"resnet{depth}", family="resnet",
+            description=f"ResNet-{depth} for 224x224 ImageNet images ({block} blocks, option B shortcuts).",
+        )(
+            functools.partial(
+                build_resnet, stages=stages, block=block, stem="imagenet", stem_filters=64,
+                shortcut="projection", conv_bias=True, input_shape=(224, 224, 3), num_classes=1000,
+                name=f"resnet{depth}",
+            )
         )
 
-    variant.__doc__ = f"ResNet-{depth} for CIFAR (6n+2, n={n}), option A shortcuts by default."
-    variant.__name__ = f"resnet{depth}"
-    return variant
 
-
-def _imagenet(depth):
-    block, counts = IMAGENET[depth]
-
-    def variant(
-        *,
-        input_shape=(224, 224, 3),
-        num_classes=1000,
-        shortcut="projection",
-        conv_bias=True,
-        weight_decay=0.0,
-        **kwargs,
-    ):
-        return build_resnet(
-            stages=[(f, c, 1 if i == 0 else 2) for i, (f, c) in enumerate(zip((64, 128, 256, 512), counts))],
-            block=block,
-            stem="imagenet",
-            stem_filters=64,
-            shortcut=shortcut,
-            conv_bias=conv_bias,
-            input_shape=input_shape,
-            num_classes=num_classes,
-            weight_decay=weight_decay,
-            name=f"resnet{depth}",
-            **kwargs,
-        )
-
-    variant.__doc__ = f"ResNet-{depth} for 224x224 ImageNet images ({block} blocks, option B shortcuts)."
-    variant.__name__ = f"resnet{depth}"
-    return variant
-
-
-for _depth in CIFAR_DEPTHS:
-    register_model(f"resnet{_depth}", family="resnet", base=build_resnet)(_cifar(_depth))
-for _depth in IMAGENET:
-    register_model(f"resnet{_depth}", family="resnet", base=build_resnet)(_imagenet(_depth))
+_register_variants()
