@@ -25,15 +25,11 @@ import datetime
 import os
 import pathlib
 import platform
-import sys
 import time
 
+from kerasapps.lazy import keras
+
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH_DIR.parent))
-
-import kerasapps  # noqa: E402,F401  (imports TensorFlow quietly)
-import keras  # noqa: E402
-
 RECIPE_LR, RECIPE_MOMENTUM, RECIPE_WEIGHT_DECAY = 0.1, 0.9, 1e-4
 
 
@@ -70,7 +66,7 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def compiled(name, input_shape, num_classes, seed):
-    from kerasapps.registry import build_model
+    from kerasapps.models import build_model
 
     keras.utils.set_random_seed(seed)
     model = build_model(name, input_shape=input_shape, num_classes=num_classes, weight_decay=RECIPE_WEIGHT_DECAY)

@@ -5,7 +5,7 @@
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_export.py --run saved_models/lenet/<run-id>
 
 Trains the default `lenet` experiment (or takes a finished run), converts it to
-each variant with `kerasapps.litert`, and measures in one process: file size, test
+each variant with `kerasapps.deploy`, and measures in one process: file size, test
 accuracy over the whole MNIST test split, and single-image latency (median of
 many calls, one interpreter thread, the variants interleaved round by round so
 that the noise of a shared machine hits them alike). Beside them: Keras
@@ -23,32 +23,38 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-import kerasapps  # noqa: F401  (first: imports TensorFlow quietly)
-from kerasapps import litert
-from kerasapps.config import load_config
+from kerasapps.config import load_config, load_run_config
+from kerasapps.data import load_experiment_data
+from kerasapps.deploy import convert
+from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
+from kerasapps.lazy import import_tensorflow
 from kerasapps.runs import resolve_run
-from kerasapps.training import library_versions, prepare_run_data, train_and_evaluate
+from kerasapps.scores import accuracy
+from kerasapps.training import library_versions, train_and_evaluate
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "export.csv"
+
+import_tensorflow()  # once, quietly, before keras prints its start-up banner
 
 
 def measure(run_dir, *, rounds, repeats, log=print):
     """Rows of variant measurements for the run in `run_dir` (see the module docstring)."""
     import keras
 
-    config, dataset, (x_train, _), _ = prepare_run_data(run_dir, log=lambda _: None)
+    config = load_run_config(run_dir)
+    dataset, (x_train, _), _ = load_experiment_data(config, log=lambda _: None)
     model = keras.saving.load_model(run_dir / "model.keras")
     x_test, y_test = dataset.x_test, dataset.y_test
     keras_scores = model.predict(x_test, batch_size=256, verbose=0)
-    keras_accuracy = litert.accuracy(keras_scores, y_test)
+    keras_accuracy = accuracy(keras_scores, y_test)
     representative = x_train[np.random.default_rng(config.seed).choice(len(x_train), config.export.representative_size, replace=False)]
 
     files = {}
     for variant, io in [("float32", "float"), ("float16", "float"), ("dynamic", "float"), ("int8", "float"), ("int8", "int8")]:
-        files[f"{variant}" + (f" io={io}" if io != "float" else "")] = litert.convert(
+        files[f"{variant}" + (f" io={io}" if io != "float" else "")] = convert.convert(
             model, variant, representative=representative, io=io
         )
-    lites = {name: litert.LiteModel(content) for name, content in files.items()}
+    lites = {name: LiteModel(content) for name, content in files.items()}
     latencies = {name: [] for name in lites}
     keras_methods = {"keras model.predict": "predict", "keras model(x)": "call"}
     latencies.update({name: [] for name in keras_methods})
@@ -56,7 +62,7 @@ def measure(run_dir, *, rounds, repeats, log=print):
         for name, lite in lites.items():
             latencies[name].append(lite.latency_ms(x_test, repeats=repeats))
         for name, method in keras_methods.items():
-            latencies[name].append(litert.keras_latency_ms(model, x_test, repeats=max(repeats // 25, 5), method=method))
+            latencies[name].append(keras_latency_ms(model, x_test, repeats=max(repeats // 25, 5), method=method))
         log(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {v[-1]:.4f} ms" for n, v in latencies.items()))
 
     rows = [{"variant": name, "size_kb": None, "test_accuracy": keras_accuracy, "max_abs_diff": 0.0,
@@ -66,7 +72,7 @@ def measure(run_dir, *, rounds, repeats, log=print):
         rows.append({
             "variant": name,
             "size_kb": round(len(files[name]) / 1024, 1),
-            "test_accuracy": litert.accuracy(scores, y_test),
+            "test_accuracy": accuracy(scores, y_test),
             "max_abs_diff": float(np.abs(scores - keras_scores).max()),
             "latency_ms": float(np.median(latencies[name])),
         })

@@ -19,11 +19,14 @@ import time
 import numpy as np
 import pandas as pd
 
-import kerasapps  # noqa: F401  (first: imports TensorFlow quietly)
-from kerasapps import litert
+from kerasapps.deploy import convert
+from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
+from kerasapps.lazy import import_tensorflow
 from kerasapps.training import library_versions
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "export_rnn.csv"
+
+import_tensorflow()  # once, quietly, before keras prints its start-up banner
 
 
 def main(argv=None):
@@ -48,13 +51,13 @@ def main(argv=None):
         x[i, min(50 + 5 * i, length - 1):] = 0
     reference = model.predict(x, verbose=0)
 
-    rows = [{"variant": "keras model(x)", "latency_ms": litert.keras_latency_ms(model, x, repeats=10, method="call")}]
+    rows = [{"variant": "keras model(x)", "latency_ms": keras_latency_ms(model, x, repeats=10, method="call")}]
     for variant in ("float32", "dynamic", "int8"):
         start = time.perf_counter()
-        content = litert.convert(model, variant, representative=x[:32])
+        content = convert.convert(model, variant, representative=x[:32])
         seconds = time.perf_counter() - start
-        lite = litert.LiteModel(content)
-        ops = litert.op_names(content)
+        lite = LiteModel(content)
+        ops = convert.op_names(content)
         rows.append({
             "variant": variant,
             "convert_s": round(seconds, 1),

@@ -5,7 +5,7 @@
 Each experiment is trained with `kerasapps.training.train_and_evaluate` exactly as
 `python -m kerasapps.train EXPERIMENT` does (22,500 training reviews, 2,500 for
 validation), evaluated on all 25,000 test reviews, then timed on raw text with
-`kerasapps.predict.predict_texts` (cleaning and vectorizing included). Appends
+`kerasapps.deploy.classify.classify` (cleaning and vectorizing included). Appends
 one row per experiment to bench/results/imdb.csv. Not a test.
 """
 
@@ -18,15 +18,17 @@ import time
 
 import pandas as pd
 
-import kerasapps  # noqa: F401  (first: imports TensorFlow quietly)
 from kerasapps.config import load_config
 from kerasapps.data import resolve_data_dir
 from kerasapps.data.imdb import find_imdb_source, read_aclimdb
+from kerasapps.deploy.classify import classify, open_run
 from kerasapps.errors import UserError
-from kerasapps.predict import load_text_run, predict_texts
+from kerasapps.lazy import import_tensorflow
 from kerasapps.training import library_versions, train_and_evaluate
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "imdb.csv"
+
+import_tensorflow()  # once, quietly, before keras prints its start-up banner
 
 
 def bench_experiment(name, overrides, data_dir, predict_reviews):
@@ -36,10 +38,10 @@ def bench_experiment(name, overrides, data_dir, predict_reviews):
     with tempfile.TemporaryDirectory() as runs_dir:
         run_dir, metrics = train_and_evaluate(config, data_dir=data_dir, runs_dir=runs_dir, verbose=2)
         wall = time.perf_counter() - start
-        run = load_text_run(run_dir)
-        predict_texts(run_dir, predict_reviews[:256], run=run)  # warm-up: traces the model
+        classifier = open_run(run_dir)
+        classify(classifier, predict_reviews[:256])  # warm-up: traces the model
         t = time.perf_counter()
-        predict_texts(run_dir, predict_reviews, run=run)
+        classify(classifier, predict_reviews)
         predict_s = time.perf_counter() - t
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),

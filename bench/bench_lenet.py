@@ -28,24 +28,26 @@ import time
 
 import pandas as pd
 
-import kerasapps  # noqa: F401  (first: imports TensorFlow quietly)
 from kerasapps.config import load_config
+from kerasapps.data import load_experiment_data
+from kerasapps.lazy import import_tensorflow
 from kerasapps.training import (
     build_experiment_model,
     compile_model,
     library_versions,
-    prepare_data,
     seed_everything,
     train_and_evaluate,
 )
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "lenet.csv"
 
+import_tensorflow()  # once, quietly, before keras prints its start-up banner
+
 
 def baseline_numpy_fit(config, steps_per_execution):
     """Plain model.fit on NumPy arrays. Returns (seconds, test accuracy, training examples)."""
     seed_everything(config.seed)
-    dataset, (x, y), (x_val, y_val) = prepare_data(config, log=lambda _: None)
+    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, log=lambda _: None)
     model = build_experiment_model(config, dataset.info)
     config = copy.deepcopy(config)
     config.train.steps_per_execution = steps_per_execution

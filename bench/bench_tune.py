@@ -32,19 +32,17 @@ import time
 
 import pandas as pd
 
-import kerasapps  # noqa: F401  (first: imports TensorFlow quietly)
-import keras
 from kerasapps.config import load_config
-from kerasapps.data import make_pipeline
+from kerasapps.data import load_experiment_data, make_pipeline
+from kerasapps.lazy import keras
+from kerasapps.search import search
 from kerasapps.training import (
     build_experiment_model,
     compile_model,
     library_versions,
-    prepare_data,
     seed_everything,
     train_and_evaluate,
 )
-from kerasapps.tuning import search
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -94,7 +92,7 @@ def bench_keras_loop(args, runs_dir, stamp):
     overrides = memory_overrides(args)
     config = load_config("lenet", overrides=overrides)
     seed_everything(config.seed)
-    dataset, (x, y), (x_val, y_val) = prepare_data(config, log=lambda _: None)
+    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, log=lambda _: None)
     rows = []
     before = rss_mb()[0]
     start = time.perf_counter()

@@ -4,11 +4,13 @@ import argparse
 import sys
 import traceback
 
-from kerasapps.errors import UserError
+from kerasapps.errors import TrainingDiverged, UserError
 
 
-class TrainingDiverged(Exception):
-    """The loss became NaN or infinite; the message says when and what to try."""
+def prog(command):
+    """The command's name in usage lines: `kerasapps train` when run through the console
+    script, else `python -m kerasapps.train`."""
+    return sys.argv[0] if sys.argv[0].startswith("kerasapps ") else f"python -m kerasapps.{command}"
 
 
 def add_common_arguments(parser: argparse.ArgumentParser):

@@ -5,13 +5,15 @@
 A YAML file names only what differs from the defaults below; an unknown key is an
 error, and so is a `--set` value whose type does not match the field it sets.
 `model.args` and `data.options` are checked against the keyword arguments of the
-model builder and dataset loader they are passed to. The resolved config is
-saved with every run (`save_config`). The `tune` section (a search space over
-the other keys) is read only by `python -m kerasapps.tune` (kerasapps/tuning.py),
+model builder and dataset loader they are passed to, by the registry's one
+check (`Registry.check_arguments`). The resolved config is saved with every run
+(`save_config`); `load_run_config` reads it back. The `tune` section (a search space over
+the other keys) is read only by `python -m kerasapps.tune` (kerasapps/search/),
 which sets each trial's values with `set_value`, the typed path of `--set`.
 """
 
 import dataclasses
+import importlib.resources
 import os
 import pathlib
 import types
@@ -19,10 +21,14 @@ import typing
 
 import yaml
 
-from kerasapps.errors import UserError
+from kerasapps import runs
+from kerasapps.data import DATASETS
+from kerasapps.errors import UserError, check_at_least, check_choice, check_positive_number
+from kerasapps.models import MODELS
+from kerasapps.registry import same_kind
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG_DIR_ENV = "KERASAPPS_CONFIG_DIR"
+BUNDLED_CONFIGS = importlib.resources.files("kerasapps") / "configs"  # shipped inside the package
 
 
 # --- schema -----------------------------------------------------------------------
@@ -80,7 +86,7 @@ class CallbacksConfig:
 
 @dataclasses.dataclass
 class TuneConfig:
-    space: dict = dataclasses.field(default_factory=dict)  # dotted config key -> entry; see kerasapps/tuning.py
+    space: dict = dataclasses.field(default_factory=dict)  # dotted config key -> entry; see kerasapps/search/space.py
     tuner: str = "random"  # random | hyperband | bayesian | grid
     objective: str = "val_accuracy"  # val_accuracy | val_loss | accuracy | loss
     max_trials: int = 10  # trials of random, bayesian and grid; a cap for hyperband
@@ -121,8 +127,9 @@ OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss
 
 
 def config_dirs():
-    """Folders searched for `<experiment>.yaml`: $KERASAPPS_CONFIG_DIR, ./configs, the project's configs/."""
-    dirs = [os.environ.get(CONFIG_DIR_ENV), "configs", PROJECT_ROOT / "configs"]
+    """Folders searched for `<experiment>.yaml`, first match wins: $KERASAPPS_CONFIG_DIR,
+    ./configs (the user's own experiments), then the experiments bundled with the package."""
+    dirs = [os.environ.get(CONFIG_DIR_ENV), "configs", pathlib.Path(str(BUNDLED_CONFIGS))]
     seen, result = set(), []
     for d in dirs:
         if d and pathlib.Path(d).is_dir() and pathlib.Path(d).resolve() not in seen:
@@ -315,7 +322,7 @@ def _set_free_key(config, section_path, name, value, key):
     if defaults is not None and name not in defaults:
         raise UserError(f"Unknown config key {key!r}: {section} accepts {', '.join(sorted(defaults))}.")
     default = (defaults or {}).get(name)
-    if default is not None and not _same_kind(value, default):
+    if default is not None and not same_kind(value, default):
         raise UserError(
             f"Config key {key!r} must be {type(default).__name__} like its default {default!r}, got {value!r}."
         )
@@ -324,16 +331,6 @@ def _set_free_key(config, section_path, name, value, key):
     if isinstance(default, tuple) and isinstance(value, list):
         value = tuple(value)
     _resolve_section(config, section)[name] = value
-
-
-def _same_kind(value, default):
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple))
-    return isinstance(value, type(default))
 
 
 def _resolve_section(config, section):
@@ -346,13 +343,9 @@ def _resolve_section(config, section):
 def _free_key_defaults(config, section):
     """Keyword defaults of the builder (model.args) or loader (data.options); None if unknown."""
     if section == "model.args":
-        from kerasapps.registry import get_model_entry
-
-        return get_model_entry(config.model.name).defaults()
+        return MODELS.defaults(config.model.name)
     if section == "data.options":
-        from kerasapps.data import dataset_options
-
-        return dataset_options(config.data.name)
+        return DATASETS.defaults(config.data.name)
     return None
 
 
@@ -361,43 +354,30 @@ def _free_key_defaults(config, section):
 
 def validate(config):
     """Check values that a type alone cannot; raises `UserError` naming the key."""
-    from kerasapps.data import list_datasets
-    from kerasapps.registry import get_model_entry
-
-    get_model_entry(config.model.name)
+    MODELS.get(config.model.name)
     for key in ("name", "fallback"):
         name = getattr(config.data, key)
-        if name is not None and name not in list_datasets():
-            raise UserError(f"Unknown dataset data.{key}={name!r}. Known datasets are: {', '.join(list_datasets())}.")
-    for section in ("model.args", "data.options"):
-        defaults = _free_key_defaults(config, section)
-        for name, value in _resolve_section(config, section).items():
-            if name not in defaults:
-                raise UserError(f"Unknown config key '{section}.{name}': {section} accepts {', '.join(sorted(defaults))}.")
-            if defaults[name] is not None and value is not None and not _same_kind(value, defaults[name]):
-                raise UserError(
-                    f"Config key '{section}.{name}' must be {type(defaults[name]).__name__} like its default "
-                    f"{defaults[name]!r}, got {value!r}."
-                )
-    _check_choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
-    _check_choice("schedule.name", config.schedule.name, SCHEDULES)
-    _check_choice("tune.tuner", config.tune.tuner, TUNERS)
-    _check_choice("tune.objective", config.tune.objective, tuple(OBJECTIVES))
-    _check_positive("tune.max_trials", config.tune.max_trials)
-    _check_positive("tune.executions_per_trial", config.tune.executions_per_trial)
-    if config.tune.hyperband_factor < 2:
-        raise UserError(f"tune.hyperband_factor must be at least 2, got {config.tune.hyperband_factor}.")
-    _check_positive("train.epochs", config.train.epochs)
-    _check_positive("train.batch_size", config.train.batch_size)
-    _check_positive("train.steps_per_execution", config.train.steps_per_execution)
-    _check_positive("export.representative_size", config.export.representative_size)
+        if name is not None:
+            check_choice(f"data.{key}", name, DATASETS.names())
+    MODELS.check_arguments(config.model.name, config.model.args, where="model.args")
+    DATASETS.check_arguments(config.data.name, config.data.options, where="data.options")
+    check_choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
+    check_choice("schedule.name", config.schedule.name, SCHEDULES)
+    check_choice("tune.tuner", config.tune.tuner, TUNERS)
+    check_choice("tune.objective", config.tune.objective, tuple(OBJECTIVES))
+    check_at_least("tune.max_trials", config.tune.max_trials)
+    check_at_least("tune.executions_per_trial", config.tune.executions_per_trial)
+    check_at_least("tune.hyperband_factor", config.tune.hyperband_factor, 2)
+    check_at_least("train.epochs", config.train.epochs)
+    check_at_least("train.batch_size", config.train.batch_size)
+    check_at_least("train.steps_per_execution", config.train.steps_per_execution)
+    check_at_least("export.representative_size", config.export.representative_size)
     for key in ("limit_train", "limit_test"):
         if getattr(config.data, key) is not None:
-            _check_positive(f"data.{key}", getattr(config.data, key))
+            check_at_least(f"data.{key}", getattr(config.data, key))
     if config.schedule.warmup_epochs and config.schedule.name != "cosine":
         raise UserError("schedule.warmup_epochs works with schedule.name=cosine only.")
-    if config.optimizer.learning_rate <= 0:
-        raise UserError(f"optimizer.learning_rate must be positive, got {config.optimizer.learning_rate}.")
+    check_positive_number("optimizer.learning_rate", config.optimizer.learning_rate)
     if not 0 <= config.data.validation_split < 1:
         raise UserError(f"data.validation_split must be in [0, 1), got {config.data.validation_split}.")
     if config.callbacks.checkpoint and config.data.validation_split == 0:
@@ -406,16 +386,6 @@ def validate(config):
         0 < b < 1 for b in config.schedule.boundaries
     ):
         raise UserError(f"schedule.boundaries must be increasing fractions of training in (0, 1), got {config.schedule.boundaries}.")
-
-
-def _check_choice(key, value, choices):
-    if value not in choices:
-        raise UserError(f"Unrecognized {key}={value!r}. Supported values are: {', '.join(choices)}.")
-
-
-def _check_positive(key, value):
-    if value < 1:
-        raise UserError(f"{key} must be at least 1, got {value}.")
 
 
 def _plain(value):
@@ -434,7 +404,27 @@ def dump_config(config):
 
 def save_config(config, path):
     """Write the resolved config as YAML (through a temporary file, then rename)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(dump_config(config))
-    os.replace(tmp, path)
+    runs.write_atomic(path, dump_config(config))
+
+
+def load_run_config(run_dir):
+    """The saved config of a finished run folder, set to the dataset the run really trained on.
+
+    After a fallback (MNIST -> digits, say) the run's data is the fallback's, with
+    just the options it takes; through the seed, data.limit_* then select the
+    same subsets again.
+
+    Raises:
+        UserError: the folder has no config.yaml or metrics.json (not a finished run).
+    """
+    run_dir = pathlib.Path(run_dir)
+    path = run_dir / runs.CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a run folder: it has no {runs.CONFIG_FILE}.")
+    config = config_from_dict(read_yaml(path), where=str(path))
+    trained_on = runs.read_metrics(run_dir)["dataset"]["name"]
+    if trained_on != config.data.name:
+        known = DATASETS.defaults(trained_on)
+        config.data.name, config.data.fallback = trained_on, None
+        config.data.options = {k: v for k, v in config.data.options.items() if k in known}
+    return config

@@ -1,8 +1,12 @@
-"""Exceptions that carry a message meant for the user.
+"""Exceptions that carry a message meant for the user, and the small checks that raise them.
 
-Command-line entry points print a `UserError` as one line and exit with code 2
-(see `kerasapps.cli`); anything else is a bug and keeps its traceback.
+Command-line entry points print a `UserError` as one line and exit with code 2,
+a `TrainingDiverged` with code 1 (see `kerasapps.cli`); anything else is a bug
+and keeps its traceback. This is the lowest floor of the package: every layer
+may import it, it imports nothing of ours.
 """
+
+import math
 
 
 class UserError(Exception):
@@ -23,3 +27,25 @@ class DatasetUnavailable(UserError):
         super().__init__(f"{reason}. {hint}".strip() if hint else reason)
         self.reason = reason
         self.hint = hint
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite; the message says when and what to try."""
+
+
+def check_choice(name, value, choices):
+    """Raise `UserError` unless `value` is one of `choices`, echoing the value and the choices."""
+    if value not in choices:
+        raise UserError(f"Unrecognized {name}={value!r}. Supported values are: {', '.join(map(str, choices))}.")
+
+
+def check_at_least(name, value, least=1):
+    """Raise `UserError` unless `value` is an int of at least `least`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise UserError(f"{name} must be an integer of at least {least}, got {value!r}.")
+
+
+def check_positive_number(name, value):
+    """Raise `UserError` unless `value` is a finite number above 0 (NaN and inf are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise UserError(f"{name} must be a finite number above 0, got {value!r}.")

@@ -2,12 +2,12 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, run_main
+from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, prog, run_main
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m kerasapps.export",
+        prog=prog("export"),
         description="Export a run as a SavedModel and TFLite files in <OUT>/<experiment>/, run each file "
         "with the LiteRT interpreter over the test split, and print and save a report "
         "(size, test accuracy, agreement with Keras, latency per input, ops).",
@@ -37,7 +37,7 @@ def build_parser():
 
 def main(argv):
     args = build_parser().parse_args(argv)
-    from kerasapps.exporting import export_run
+    from kerasapps.deploy import export_run
 
     export_run(
         args.run, quantize=args.quantize, io=args.io, allow_flex=args.allow_flex, out=args.out,

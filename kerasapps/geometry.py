@@ -15,10 +15,10 @@ arithmetic; the tests hold it against Keras's own shapes.
 import dataclasses
 import math
 
-import keras
 import numpy as np
 
 from kerasapps.errors import GeometryError
+from kerasapps.lazy import keras
 
 FORMULA = "W_out = (W_in - K + 2P) / S + 1"
 

@@ -47,7 +47,7 @@ def plot_confusion(matrix, class_names, png_path, title=""):
 def plot_trials(trials, png_path, objective, direction, title=""):
     """The objective of each completed trial in search order, and the best so far.
 
-    `trials` is the table of `kerasapps.tuning.trials_table`; `direction` is "max" or "min".
+    `trials` is the table of `kerasapps.search.tuner.trials_table`; `direction` is "max" or "min".
     """
     done = trials[trials["status"] == "COMPLETED"]
     order = range(1, len(trials) + 1)

@@ -1,11 +1,23 @@
-"""The model registry: one dict of builders, filled by a decorator.
+"""One registry type for every family of named builders: models and datasets share it.
 
-    @register_model("lenet5", family="lenet")
+    MODELS = Registry("model")
+
+    @MODELS.register("lenet5", family="lenet")
     def lenet5(**kwargs): ...
 
-    build_model("lenet5", input_shape=(32, 32, 1), num_classes=10)
+    MODELS.register("vgg16", family="vgg")(functools.partial(build_vgg, blocks=...))
 
-Importing `kerasapps.models` registers every model in the suite.
+    MODELS.build("lenet5", input_shape=(32, 32, 1), num_classes=10)
+
+A builder's keyword defaults are what a user, the config checks and the tuner
+see (`defaults`), so a variant is a `functools.partial` of its family's builder:
+its signature then shows the values it really uses. A duplicate name raises, an
+unknown name raises and lists what exists (`get`), and `check_arguments` is the
+one check of keyword arguments that `model.args` and `data.options` go through.
+
+The registry imports nothing of the families it holds: `kerasapps.models` and
+`kerasapps.data` fill `MODELS` and `DATASETS` when imported and hand them on,
+so `from kerasapps.models import MODELS` is a registry with every model in it.
 """
 
 import dataclasses
@@ -16,88 +28,112 @@ from kerasapps.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelEntry:
-    """A registered builder and what `python -m kerasapps.models` shows of it."""
+class Entry:
+    """A registered builder and what listings show of it."""
 
     name: str
     builder: Callable
-    family: str
-    description: str
-    base: Callable | None = None  # the generic builder a variant forwards **kwargs to
+    family: str = ""
+    description: str = ""
+    test_args: dict = dataclasses.field(default_factory=dict)  # a quick build for tests (a smaller input)
 
-    def defaults(self):
-        """Every keyword argument the model takes, with its default value.
+    def defaults(self, *, skip=()):
+        """Every keyword argument the builder takes, with its default value (names in `skip` left out)."""
+        return {
+            p.name: p.default
+            for p in inspect.signature(self.builder).parameters.values()
+            if p.default is not inspect.Parameter.empty and p.name not in skip
+        }
 
-        A variant's own defaults override those of the generic builder it forwards to.
+
+class Registry:
+    """Named builders of one kind ("model", "dataset"), filled by the `register` decorator.
+
+    Args:
+        kind: what the entries are, for messages ("Unknown model 'x'").
+        fixed: keyword arguments the suite passes itself (a loader's data_dir):
+            not user-settable, so left out of `defaults`.
+    """
+
+    def __init__(self, kind, *, fixed=()):
+        self.kind = kind
+        self.fixed = tuple(fixed)
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name, *, family="", description="", test_args=None):
+        """Decorator that adds a builder under `name`; the description defaults to its docstring's first line.
+
+        `test_args` are keyword arguments that make a quick build for the
+        registry-driven tests (a smaller input for an ImageNet network, say), so a
+        new entry is tested the moment it is registered.
+
+        Raises:
+            ValueError: an entry of that name is already registered.
         """
-        defaults = _keyword_defaults(self.base) if self.base else {}
-        defaults.update(_keyword_defaults(self.builder))
-        return defaults
+
+        def decorate(builder):
+            if name in self._entries:
+                raise ValueError(f"A {self.kind} named {name!r} is already registered.")
+            doc = description or (inspect.getdoc(builder) or "").split("\n")[0]
+            self._entries[name] = Entry(name, builder, family, doc, dict(test_args or {}))
+            return builder
+
+        return decorate
+
+    def names(self):
+        """The registered names, sorted."""
+        return sorted(self._entries)
+
+    def get(self, name):
+        """The entry `name`; raises `UserError` listing the known names."""
+        if name not in self._entries:
+            raise UserError(f"Unknown {self.kind} {name!r}. Registered {self.kind}s are: {', '.join(self.names())}.")
+        return self._entries[name]
+
+    def defaults(self, name):
+        """The user-settable keyword arguments of `name` with their defaults."""
+        return self.get(name).defaults(skip=self.fixed)
+
+    def check_arguments(self, name, arguments, *, where=None):
+        """Raise `UserError` unless every key of `arguments` is a keyword of `name`'s builder
+        and each value is of its default's kind (an int passes for a float, a list for a tuple).
+
+        `where` names the config section in messages ("model.args"); a bare
+        keyword list otherwise.
+        """
+        defaults = self.defaults(name)
+        for key, value in arguments.items():
+            label = f"{where}.{key}" if where else key
+            if key not in defaults:
+                raise UserError(
+                    f"Unknown argument {label!r} of {self.kind} {name!r}. "
+                    f"Its arguments are: {', '.join(sorted(defaults)) or 'none'}."
+                )
+            default = defaults[key]
+            if default is not None and value is not None and not same_kind(value, default):
+                raise UserError(
+                    f"{label} must be {type(default).__name__} like its default {default!r}, got {value!r}."
+                )
+
+    def build(self, name, /, **arguments):
+        """Check `arguments`, then call `name`'s builder with them."""
+        self.check_arguments(name, arguments)
+        return self.get(name).builder(**arguments)
 
 
-def _keyword_defaults(function):
-    return {
-        p.name: p.default
-        for p in inspect.signature(function).parameters.values()
-        if p.default is not inspect.Parameter.empty
-    }
+def same_kind(value, default):
+    """True if `value` may replace `default`: same type, an int for a float, a list for a tuple."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
 
 
-_MODELS: dict[str, ModelEntry] = {}
+MODELS = Registry("model")  # filled by importing kerasapps.models
+DATASETS = Registry("dataset", fixed=("data_dir",))  # filled by importing kerasapps.data
 
-
-def register_model(name: str, *, family: str, description: str = "", base: Callable | None = None):
-    """Decorator that adds a builder to the registry under `name`.
-
-    `base` names the generic builder that a thin variant passes its **kwargs on
-    to, so that config checks and tuners see all of the variant's arguments.
-
-    Raises:
-        ValueError: a model of that name is already registered.
-    """
-
-    def decorate(builder):
-        if name in _MODELS:
-            raise ValueError(f"A model named {name!r} is already registered ({_MODELS[name].description}).")
-        doc = description or (inspect.getdoc(builder) or "").split("\n")[0]
-        _MODELS[name] = ModelEntry(name, builder, family, doc, base)
-        return builder
-
-    return decorate
-
-
-def _ensure_models_imported():
-    import kerasapps.models  # noqa: F401  (registers every model)
-
-
-def get_model_entry(name: str) -> ModelEntry:
-    """The registry entry for `name`; raises `UserError` listing the known names."""
-    _ensure_models_imported()
-    if name not in _MODELS:
-        raise UserError(
-            f"Unknown model {name!r}. Registered models are: {', '.join(list_models())}."
-        )
-    return _MODELS[name]
-
-
-def list_models() -> list[str]:
-    """The names of all registered models, sorted."""
-    _ensure_models_imported()
-    return sorted(_MODELS)
-
-
-def build_model(name: str, **kwargs):
-    """Build the registered model `name` with keyword arguments `kwargs`.
-
-    Raises:
-        UserError: unknown model name or an argument the builder does not take.
-    """
-    entry = get_model_entry(name)
-    accepted = entry.defaults()
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise UserError(
-            f"Model {name!r} takes no argument {', '.join(unknown)}. "
-            f"Its arguments are: {', '.join(sorted(accepted))}."
-        )
-    return entry.builder(**kwargs)
+register_model = MODELS.register
+register_dataset = DATASETS.register

@@ -1,4 +1,4 @@
-"""Run folders: `saved_models/<experiment>/<run-id>/` and how later commands name them.
+"""Run folders: `saved_models/<experiment>/<run-id>/`, how later commands name them, atomic writes.
 
 A run folder is finished once it holds `metrics.json`. `saved_models/<experiment>/latest`
 is a symbolic link to the newest finished run, and `resolve_run` accepts either a
@@ -13,6 +13,7 @@ import pathlib
 from kerasapps.errors import UserError
 
 RUNS_ROOT_ENV = "KERASAPPS_RUNS_DIR"
+CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
 
@@ -45,7 +46,7 @@ def _run_dirs(experiment, root=None):
     base = runs_root(root) / experiment
     if not base.is_dir():
         return []
-    return sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.yaml").is_file())
+    return sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and (p / CONFIG_FILE).is_file())
 
 
 def unfinished_run(experiment, root=None):
@@ -73,8 +74,12 @@ def resolve_run(run, root=None):
     """
     path = pathlib.Path(run)
     if path.is_dir():
-        if not (path / MODEL_FILE).is_file():
-            raise UserError(f"{path} is not a finished run folder: it has no {MODEL_FILE}.")
+        missing = [name for name in (CONFIG_FILE, MODEL_FILE, METRICS_FILE) if not (path / name).is_file()]
+        if missing:
+            raise UserError(
+                f"{path} is not a finished run folder: it has no {' or '.join(missing)}. "
+                "Give a folder that `python -m kerasapps.train` completed, or an experiment name."
+            )
         return path.resolve()
     finished = [p for p in _run_dirs(run, root) if is_finished(p) and (p / MODEL_FILE).is_file()]
     if finished:
@@ -90,15 +95,39 @@ def resolve_run(run, root=None):
 
 
 def read_metrics(run_dir):
-    with open(pathlib.Path(run_dir) / METRICS_FILE) as f:
-        return json.load(f)
+    """The metrics.json of a finished run; raises `UserError` if the run has none or it is unreadable."""
+    path = pathlib.Path(run_dir) / METRICS_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{run_dir} is not a finished run folder: it has no {METRICS_FILE}.") from None
+    except (OSError, ValueError) as error:
+        raise UserError(f"Cannot read {path}: {error}.") from None
+
+
+# --- atomic writes ----------------------------------------------------------------
+
+
+def write_atomic(path, content):
+    """Write `content` (str or bytes) to `path` through a temporary file and a rename,
+    so that a crash or an interruption leaves the old file or the new one, never half of one."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    if isinstance(content, str):
+        tmp.write_text(content, encoding="utf-8")
+    else:
+        tmp.write_bytes(content)
+    os.replace(tmp, path)
 
 
 def write_json(path, data):
-    """Write JSON through a temporary file and a rename, so a crash leaves no half file."""
+    """Write `data` as indented JSON, atomically."""
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def save_model_atomic(model, path):
+    """`model.save(path)` through a temporary file and a rename."""
     path = pathlib.Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.write("\n")
+    tmp = path.with_name(".partial-" + path.name)
+    model.save(tmp)
     os.replace(tmp, path)

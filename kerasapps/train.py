@@ -2,12 +2,12 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, run_main
+from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, prog, run_main
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m kerasapps.train",
+        prog=prog("train"),
         description="Train an experiment from configs/<EXPERIMENT>.yaml, evaluate it on the test split\n"
         "and save a run folder saved_models/<EXPERIMENT>/<run-id>/ (model.keras, config.yaml,\n"
         "history.csv, metrics.json, curves.png, tensorboard/).",
@@ -35,12 +35,13 @@ def main(argv):
         parser.error("name an EXPERIMENT (a file in configs/) or give --config PATH")
 
     from kerasapps.config import dump_config, load_config
-    from kerasapps.training import train_and_evaluate
 
     config = load_config(args.experiment, path=args.config, overrides=args.overrides)
     if args.print_config:
         print(dump_config(config), end="")
         return 0
+    from kerasapps.training import train_and_evaluate
+
     train_and_evaluate(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume)
     return 0
 

@@ -2,13 +2,13 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, run_main
+from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, prog, run_main
 from kerasapps.config import OBJECTIVES, TUNERS
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m kerasapps.tune",
+        prog=prog("tune"),
         description="Search the space declared in the tune: section of configs/<EXPERIMENT>.yaml with keras-tuner.\n"
         "Every trial is the experiment's own config with the trial's values set, trained on the training\n"
         "split and scored on the validation split (never the test split). Results go to\n"
@@ -76,7 +76,7 @@ def main(argv):
         parser.error("--distributed and --oracle HOST:PORT go together")
 
     from kerasapps.config import load_config
-    from kerasapps.tuning import search
+    from kerasapps.search import search
 
     flags = [f"{key}={getattr(args, flag)}" for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None]
     config = load_config(args.experiment, path=args.config, overrides=[*args.overrides, *flags])

@@ -5,8 +5,6 @@ import pathlib
 
 import pytest
 
-import kerasapps  # noqa: F401  (imports TensorFlow quietly once)
-
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 

@@ -11,7 +11,7 @@ import pytest
 from kerasapps.errors import GeometryError, UserError
 from kerasapps.geometry import layer_table
 from kerasapps.models import __main__ as models_cli
-from kerasapps.registry import build_model
+from kerasapps.models import build_model
 
 
 def _trainable(model):

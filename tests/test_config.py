@@ -49,9 +49,9 @@ def test_bad_overrides_name_the_key(override, message):
     "override, message",
     [
         ("optimizer.name=adamax", "optimizer.name='adamax'"),
-        ("data.name=imagenet", "Unknown dataset data.name='imagenet'"),
+        ("data.name=imagenet", "Unrecognized data.name='imagenet'. Supported values are: cifar10"),
         ("model.name=lenet7", "Unknown model 'lenet7'"),
-        ("train.epochs=0", "train.epochs must be at least 1"),
+        ("train.epochs=0", "train.epochs must be an integer of at least 1, got 0"),
         ("schedule.boundaries=[0.8, 0.2]", "schedule.boundaries"),
     ],
 )
@@ -74,7 +74,7 @@ def test_unknown_yaml_key_and_bad_yaml_name_the_file_and_line(tmp_path):
     with pytest.raises(UserError, match=r"Bad YAML in .*x.yaml, line 3"):
         load_config(path=path)
     path.write_text("model:\n  name: lenet5\n  args: {dropout: high}\n")
-    with pytest.raises(UserError, match="'model.args.dropout' must be float"):
+    with pytest.raises(UserError, match="model.args.dropout must be float like its default 0.0, got 'high'"):
         load_config(path=path)
 
 

@@ -1,5 +1,7 @@
 import gzip
 import hashlib
+import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -42,14 +44,27 @@ def test_corrupt_and_missing_files_are_named(tmp_path):
     path.write_bytes(gzip.compress(raw))
     assert read_idx(str(path)).shape == (3, 2, 2)
     path.write_bytes(gzip.compress(raw[:-3]))
-    with pytest.raises(DatasetUnavailable, match=r"train-images-idx3-ubyte.gz is corrupt"):
+    with pytest.raises(UserError, match=r"train-images-idx3-ubyte.gz is corrupt"):
         read_idx(str(path))
     path.write_bytes(b"not gzip at all")
-    with pytest.raises(DatasetUnavailable, match=r"cannot read .*train-images-idx3-ubyte.gz"):
+    with pytest.raises(UserError, match=r"Cannot read .*train-images-idx3-ubyte.gz"):
         read_idx(str(path))
     path.write_bytes(gzip.compress(raw))
-    with pytest.raises(DatasetUnavailable, match=r"missing file .*train-labels-idx1-ubyte.gz"):
+    with pytest.raises(UserError, match=r"Missing file .*train-labels-idx1-ubyte.gz"):
         load_dataset("mnist", data_dir=str(tmp_path))
+
+
+def test_a_damaged_copy_the_user_pointed_at_is_an_error_not_a_fallback(tmp_path):
+    """A truncated file in --data-dir once made the run announce a fallback and train on digits."""
+    source = pathlib.Path(os.environ["KERASAPPS_DATA_DIR"], "mnist")
+    for name in os.listdir(source):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    truncated = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    truncated.write_bytes(truncated.read_bytes()[:-20])
+    said = []
+    with pytest.raises(UserError, match="t10k-labels-idx1-ubyte.gz") as error:
+        load_dataset("mnist", data_dir=str(tmp_path), fallback="digits", log=said.append)
+    assert not isinstance(error.value, DatasetUnavailable) and said == []
 
 
 def test_offline_fallback_to_digits(tmp_path, monkeypatch):

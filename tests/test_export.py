@@ -12,14 +12,16 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasapps import litert, runs
+from kerasapps import runs
 from kerasapps.cli import run_main
-from kerasapps.config import load_config
+from kerasapps.config import load_config, load_run_config
+from kerasapps.data import load_experiment_data
+from kerasapps.deploy import classify, convert, export_run
+from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.errors import UserError
 from kerasapps.export import main as export_main
-from kerasapps.exporting import export_run
-from kerasapps.inference import classify_with_tflite
-from kerasapps.training import prepare_run_data, train_and_evaluate
+from kerasapps.scores import accuracy, predicted_classes
+from kerasapps.training import train_and_evaluate
 
 SMALL_LENET = [
     "data.limit_train=2000", "data.limit_test=300", "train.epochs=1", "train.batch_size=32",
@@ -42,7 +44,7 @@ def exported(lenet_run, data_dir, tmp_path_factory):
     """Every variant of `lenet_run` exported, the int8 file with int8 input and output."""
     out = tmp_path_factory.mktemp("tflite")
     report = export_run(lenet_run, quantize="all", io="int8", out=out, data_dir=data_dir, log=lambda _: None)
-    _, dataset, (x_train, _), _ = prepare_run_data(lenet_run, data_dir=data_dir, log=lambda _: None)
+    dataset, (x_train, _), _ = load_experiment_data(load_run_config(lenet_run), data_dir=data_dir, log=lambda _: None)
     model = keras.saving.load_model(lenet_run / "model.keras")
     return {
         "dir": out / "lenet", "report": report, "model": model, "x_test": dataset.x_test, "y_test": dataset.y_test,
@@ -74,25 +76,25 @@ def test_export_writes_every_variant_and_records_it(exported, lenet_run):
     assert history[-1]["out_dir"] == str(folder.resolve())
 
 
-@pytest.mark.parametrize("variant", litert.VARIANTS)
+@pytest.mark.parametrize("variant", convert.VARIANTS)
 def test_each_file_runs_in_the_interpreter_over_the_test_split(exported, variant):
-    lite = litert.LiteModel(exported["dir"] / f"{variant}.tflite")
+    lite = LiteModel(exported["dir"] / f"{variant}.tflite")
     keras_scores = exported["keras_scores"]
     batched = lite.predict(exported["x_test"], batch_size=64)
     one_by_one = lite.predict(exported["x_test"][:20], batch_size=1)
     assert batched.shape == keras_scores.shape and batched.dtype == np.float32
     np.testing.assert_allclose(one_by_one, batched[:20], atol=1e-6)
-    agreement = np.mean(litert.predicted_classes(batched) == litert.predicted_classes(keras_scores))
+    agreement = np.mean(predicted_classes(batched) == predicted_classes(keras_scores))
     assert agreement >= 0.95, agreement
     reported = next(r for r in exported["report"]["variants"] if r["variant"] == variant)
-    assert reported["test_accuracy"] == litert.accuracy(batched, exported["y_test"])
+    assert reported["test_accuracy"] == accuracy(batched, exported["y_test"])
     tolerance = {"float32": 1e-5, "float16": 1e-2, "dynamic": 5e-2, "int8": 0.1}[variant]
     assert np.abs(batched - keras_scores).max() < tolerance
 
 
 def test_interpreter_runs_without_xnnpack_when_the_delegate_refuses(exported, monkeypatch):
-    lite = litert.LiteModel(exported["dir"] / "float32.tflite")
-    real_invoke, refused = litert.LiteModel._invoke, []
+    lite = LiteModel(exported["dir"] / "float32.tflite")
+    real_invoke, refused = LiteModel._invoke, []
 
     def refusing_xnnpack(self, x):
         if self.xnnpack:
@@ -100,21 +102,21 @@ def test_interpreter_runs_without_xnnpack_when_the_delegate_refuses(exported, mo
             raise RuntimeError("failed to create XNNPACK runtimeNode number 7 (TfLiteXNNPackDelegate) failed to prepare.")
         return real_invoke(self, x)
 
-    monkeypatch.setattr(litert.LiteModel, "_invoke", refusing_xnnpack)
+    monkeypatch.setattr(LiteModel, "_invoke", refusing_xnnpack)
     scores = lite.predict(exported["x_test"])
     assert refused == [256] and not lite.xnnpack
     np.testing.assert_allclose(scores, exported["keras_scores"], atol=1e-5)
 
 
 def test_float32_file_matches_keras(exported):
-    lite = litert.LiteModel(exported["dir"] / "float32.tflite")
+    lite = LiteModel(exported["dir"] / "float32.tflite")
     diff = np.abs(lite.predict(exported["x_test"]) - exported["keras_scores"]).max()
     assert diff < 1e-5
     assert exported["report"]["variants"][0]["max_abs_diff"] < 1e-5
 
 
 def test_int8_file_has_integer_input_and_output(exported):
-    lite = litert.LiteModel(exported["dir"] / "int8.tflite")
+    lite = LiteModel(exported["dir"] / "int8.tflite")
     assert lite.input_dtype == np.int8 and lite.output_dtype == np.int8
     scale, zero = lite.input["quantization"]
     assert scale > 0 and -128 <= zero <= 127
@@ -125,11 +127,11 @@ def test_int8_file_has_integer_input_and_output(exported):
 
 def test_uint8_and_float_io_of_the_int8_variant(exported):
     for io, dtype in (("uint8", np.uint8), ("float", np.float32)):
-        content = litert.convert(exported["model"], "int8", representative=exported["x_train"][:50], io=io)
-        lite = litert.LiteModel(content)
+        content = convert.convert(exported["model"], "int8", representative=exported["x_train"][:50], io=io)
+        lite = LiteModel(content)
         assert lite.input_dtype == dtype and lite.output_dtype == dtype
         scores = lite.predict(exported["x_test"])
-        assert np.mean(litert.predicted_classes(scores) == litert.predicted_classes(exported["keras_scores"])) >= 0.95
+        assert np.mean(predicted_classes(scores) == predicted_classes(exported["keras_scores"])) >= 0.95
 
 
 def test_saved_model_serves_in_a_fresh_process_without_kerasapps(exported, tmp_path):
@@ -155,8 +157,8 @@ def test_saved_model_serves_in_a_fresh_process_without_kerasapps(exported, tmp_p
 
 
 def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_path):
-    from kerasapps.data.images import preprocess_images
-    from kerasapps.data.mnist import read_idx_folder, find_idx_folder
+    from kerasapps.data.image_preprocessing import preprocess_images
+    from kerasapps.data.mnist import find_idx_folder, read_idx_folder
 
     raw = read_idx_folder(find_idx_folder(str(data_dir), ["mnist"]))["test"][0][:3]  # uint8 28x28 digits
     paths = []
@@ -164,13 +166,13 @@ def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_
         paths.append(tmp_path / f"digit{i}.png")
         Image.fromarray(image).save(paths[-1])
     spec = json.loads((exported["dir"] / "preprocessing.json").read_text())
-    expected = litert.predicted_classes(exported["model"].predict(preprocess_images(raw, spec), verbose=0))
+    expected = predicted_classes(exported["model"].predict(preprocess_images(raw, spec), verbose=0))
     labels = (exported["dir"] / "labels.txt").read_text().splitlines()
-    predictions = classify_with_tflite(exported["dir"] / "float32.tflite", paths)
+    predictions = classify(exported["dir"] / "float32.tflite", paths)
     assert [p["label"] for p in predictions] == [labels[i] for i in expected]
     for p in predictions:
         assert 0 < p["score"] <= 1 and p["top"][0] == (p["label"], p["score"]) and len(p["top"]) == 3
-    int8 = classify_with_tflite(exported["dir"] / "int8.tflite", paths)
+    int8 = classify(exported["dir"] / "int8.tflite", paths)
     assert [p["label"] for p in int8] == [p["label"] for p in predictions]
     result = subprocess.run(
         [sys.executable, "-m", "kerasapps.predict", str(exported["dir"] / "int8.tflite"), *map(str, paths)],
@@ -187,17 +189,17 @@ def test_predict_needs_the_files_beside_the_tflite(exported, tmp_path):
     lone.parent.mkdir()
     lone.write_bytes((exported["dir"] / "float32.tflite").read_bytes())
     with pytest.raises(UserError, match="has no preprocessing.json beside it"):
-        classify_with_tflite(lone, ["x.png"])
+        classify(lone, ["x.png"])
     for name in ("preprocessing.json", "labels.txt"):
         (lone.parent / name).write_bytes((exported["dir"] / name).read_bytes())
     with pytest.raises(UserError, match=r"No image file .*missing\.png"):
-        classify_with_tflite(lone, [str(tmp_path / "missing.png")])
+        classify(lone, [str(tmp_path / "missing.png")])
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(UserError, match="Cannot read .*notes.png as an image: Unknown image file format"):
-        classify_with_tflite(lone, [str(tmp_path / "notes.png")])
+        classify(lone, [str(tmp_path / "notes.png")])
     lone.write_text("not a model")
     with pytest.raises(UserError, match="Cannot load .*model.tflite as a TFLite model"):
-        classify_with_tflite(lone, [str(tmp_path / "notes.png")])
+        classify(lone, [str(tmp_path / "notes.png")])
 
 
 # --- Flex ops and recurrent models ------------------------------------------------
@@ -227,29 +229,29 @@ def test_a_file_with_flex_ops_is_refused(tmp_path):
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm"))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     content = converter.convert()  # Keras 3's LSTM loop: TensorList ops become Flex ops
-    ops = litert.op_names(content)
+    ops = convert.op_names(content)
     assert "FlexTensorListReserve" in ops and "WHILE" in ops
     with pytest.raises(UserError, match="FlexTensorListReserve.*--allow-flex"):
-        litert.check_ops(ops)
-    litert.check_ops(ops, allow_flex=True)
+        convert.check_ops(ops)
+    convert.check_ops(ops, allow_flex=True)
     with pytest.raises(RuntimeError, match="Flex"):  # why: the plain interpreter cannot run it
-        litert.LiteModel(content).predict(_token_ids(length=12))
+        LiteModel(content).predict(_token_ids(length=12))
 
 
 @pytest.mark.parametrize("bidirectional, cell", [(False, keras.layers.LSTM), (True, keras.layers.GRU)])
 def test_recurrent_model_runs_on_the_plain_interpreter(bidirectional, cell):
     model = _small_lstm(cell=cell, bidirectional=bidirectional)  # open sequence length
     x = _token_ids()
-    content = litert.convert(model, "float32", sequence_length=x.shape[1])
-    ops = litert.op_names(content)
+    content = convert.convert(model, "float32", sequence_length=x.shape[1])
+    ops = convert.op_names(content)
     assert not [op for op in ops if op.startswith("Flex")] and "WHILE" not in ops
-    lite = litert.LiteModel(content)
+    lite = LiteModel(content)
     assert lite.input_dtype == np.int32
     scores = lite.predict(x, batch_size=5)
     np.testing.assert_allclose(scores, model.predict(x, verbose=0), atol=1e-5)
     # the twin has the same weights and a fixed length, and the mask still applies:
     # a review gives the same score with 12 or 20 ids of padding after it
-    twin = litert.unrolled_twin(model, 20)
+    twin = convert.unrolled_twin(model, 20)
     assert twin.inputs[0].shape == (None, 20) and len(twin.get_weights()) == len(model.get_weights())
     longer = np.pad(x, ((0, 0), (0, 8)))
     np.testing.assert_allclose(twin.predict(longer, verbose=0), model.predict(x, verbose=0), atol=1e-6)
@@ -258,23 +260,23 @@ def test_recurrent_model_runs_on_the_plain_interpreter(bidirectional, cell):
 def test_recurrent_model_int8_keeps_token_id_input():
     model = _small_lstm(length=12)
     x = _token_ids()
-    lite = litert.LiteModel(litert.convert(model, "int8", representative=x))
+    lite = LiteModel(convert.convert(model, "int8", representative=x))
     assert lite.input_dtype == np.int32
     assert np.abs(lite.predict(x) - model.predict(x, verbose=0)).max() < 0.05
     with pytest.raises(UserError, match="--io int8 cannot apply.*int32"):
-        litert.convert(model, "int8", representative=x, io="int8")
+        convert.convert(model, "int8", representative=x, io="int8")
 
 
 def test_recurrent_model_with_open_length_needs_a_sequence_length():
     with pytest.raises(UserError, match=r"Cannot unroll .*\(None,\)"):
-        litert.convert(_small_lstm(), "float32")
+        convert.convert(_small_lstm(), "float32")
 
 
 def test_a_conversion_failure_says_why(monkeypatch):
     # Without the unrolled twin, the converter meets the TensorList loop and gives up.
-    monkeypatch.setattr(litert, "has_recurrent_layers", lambda model: False)
+    monkeypatch.setattr(convert, "has_recurrent_layers", lambda model: False)
     with pytest.raises(UserError, match="Cannot produce the float32 variant .*TensorList"):
-        litert.convert(_small_lstm(length=12), "float32")
+        convert.convert(_small_lstm(length=12), "float32")
 
 
 # --- errors -----------------------------------------------------------------------
@@ -305,10 +307,10 @@ def test_integer_io_needs_int8_quantization(exported, lenet_run, quantize, varia
 def test_empty_representative_set_is_an_error(exported, lenet_run, tmp_path, capsys):
     code, err = _cli([str(lenet_run), "--quantize", "int8", "--set", "export.representative_size=0",
                       "--out", str(tmp_path)], capsys)
-    assert code == 2 and "export.representative_size must be at least 1, got 0" in err
+    assert code == 2 and "export.representative_size must be an integer of at least 1, got 0" in err
     empty = exported["x_train"][:0]
     with pytest.raises(UserError, match="representative set .* is empty"):
-        litert.convert(exported["model"], "int8", representative=empty)
+        convert.convert(exported["model"], "int8", representative=empty)
 
 
 def test_unwritable_output_folder_is_an_error(lenet_run, tmp_path, capsys):
@@ -324,14 +326,14 @@ def test_unwritable_output_folder_is_an_error(lenet_run, tmp_path, capsys):
 def test_a_failed_export_overwrites_nothing(exported, lenet_run, data_dir, monkeypatch):
     folder = exported["dir"]
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-    real_convert = litert.convert
+    real_convert = convert.convert
 
     def fail_on_int8(model, variant, **kwargs):
         if variant == "int8":
             raise UserError("Cannot produce the int8 variant: simulated failure.")
         return real_convert(model, variant, **kwargs)
 
-    monkeypatch.setattr(litert, "convert", fail_on_int8)
+    monkeypatch.setattr(convert, "convert", fail_on_int8)
     with pytest.raises(UserError, match="simulated"):
         export_run(lenet_run, quantize="all", out=folder.parent, data_dir=data_dir, log=lambda _: None)
     after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}

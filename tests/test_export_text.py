@@ -7,11 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from kerasapps import litert
 from kerasapps.config import load_config
-from kerasapps.data.text import read_vocabulary, vectorize
-from kerasapps.exporting import export_run
-from kerasapps.inference import classify_with_tflite
+from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
+from kerasapps.deploy import classify, export_run
+from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.training import train_and_evaluate
 
 TINY_LSTM = [
@@ -42,12 +41,12 @@ def test_text_run_exports_a_builtin_only_file_with_its_vocabulary(text_export):
     assert row["agreement"] >= 0.99 and row["max_abs_diff"] < 1e-3
     assert read_vocabulary(folder / "vocabulary.txt") == read_vocabulary(run_dir / "vocabulary.txt")
     assert (folder / "labels.txt").read_text().splitlines() == ["neg", "pos"]
-    assert litert.LiteModel(folder / "dynamic.tflite").input_dtype == np.int32
+    assert LiteModel(folder / "dynamic.tflite").input_dtype == np.int32
 
 
 def test_predict_on_raw_text_with_the_tflite_alone(text_export):
     run_dir, folder, _ = text_export
-    predictions = classify_with_tflite(folder / "dynamic.tflite", REVIEWS)
+    predictions = classify(folder / "dynamic.tflite", REVIEWS)
     import json
 
     spec = json.loads((folder / "preprocessing.json").read_text())

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from kerasapps.config import read_yaml
 from kerasapps.data import load_dataset, make_pipeline
-from kerasapps.data.imagefolder import CIFAR10_CLASSES, make_augment, read_image_folder
+from kerasapps.data.image_folder import CIFAR10_CLASSES, make_augment, read_image_folder
 from kerasapps.errors import UserError
 from kerasapps.runs import resolve_run
 
@@ -94,7 +94,7 @@ def test_missing_split_and_root_are_errors(tmp_path):
         read_image_folder(tmp_path / "photos")
     with pytest.raises(UserError, match="needs data.options.root"):
         load_dataset("imagefolder")
-    with pytest.raises(UserError, match="Unrecognized augment='rotate'"):
+    with pytest.raises(UserError, match="Unrecognized data.options.augment='rotate'"):
         make_augment("rotate")
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from kerasapps.data import load_dataset
 from kerasapps.data.imdb import find_imdb_source, read_aclimdb
-from kerasapps.data.text import clean_text, read_vocabulary, text_spec, vectorize
+from kerasapps.data.text_preprocessing import clean_text, read_vocabulary, text_spec, vectorize
 from kerasapps.errors import DatasetUnavailable, UserError
 
 TINY = {
@@ -144,9 +144,9 @@ def test_missing_data_is_dataset_unavailable(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"truncate": "middle"}, "Unrecognized truncate='middle'"),
+    [({"truncate": "middle"}, "Unrecognized data.options.truncate='middle'"),
      ({"sequence_length": 0}, "sequence_length must be an integer"),
-     ({"vocab": 10}, "has no option vocab")],
+     ({"vocab": 10}, "Unknown argument 'data.options.vocab' of dataset 'imdb'")],
 )  # fmt: skip
 def test_bad_options_are_user_errors(tiny_folder, options, message):
     with pytest.raises(UserError, match=message):

@@ -2,7 +2,7 @@ import keras
 import pytest
 
 from kerasapps.errors import GeometryError, UserError
-from kerasapps.registry import build_model
+from kerasapps.models import build_model
 
 
 def _layer_types(model):

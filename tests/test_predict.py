@@ -13,10 +13,16 @@ import pytest
 from kerasapps import predict
 from kerasapps.cli import run_main
 from kerasapps.config import load_config
-from kerasapps.data.text import read_vocabulary, vectorize
+from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
+from kerasapps.deploy.classify import classify, read_lines
 from kerasapps.errors import UserError
 from kerasapps.runs import read_metrics
 from kerasapps.training import train_and_evaluate
+
+
+def positive_probabilities(source, texts):
+    return np.array([p["probabilities"][1] for p in classify(source, texts)])
+
 
 QUICK = [
     "data.limit_train=4000",
@@ -50,52 +56,55 @@ def test_lstm_run_learns_above_chance_and_saves_the_vocabulary(run_dir):
     assert vocabulary[:3] == ["", "[UNK]", "the"]
 
 
-def test_predict_texts_matches_the_model_on_ids(run_dir):
+def test_classify_texts_matches_the_model_on_ids(run_dir):
+    import keras
+
     texts = ["A quietly brilliant film, moving and beautifully acted.", "Dull, boring<br />and a waste of time."]
-    probabilities = predict.predict_texts(run_dir, texts)
+    probabilities = positive_probabilities(run_dir, texts)
     assert probabilities.shape == (2,) and np.all((probabilities > 0) & (probabilities < 1))
-    model, spec, vocabulary, _ = predict.load_text_run(run_dir)
-    expected = model.predict(vectorize(texts, spec, vocabulary), verbose=0)[:, 0]
+    model = keras.saving.load_model(run_dir / "model.keras")
+    spec = read_metrics(run_dir)["dataset"]["preprocessing"]
+    expected = model.predict(vectorize(texts, spec, read_vocabulary(run_dir / "vocabulary.txt")), verbose=0)[:, 0]
     np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
     assert probabilities[0] > probabilities[1]
 
 
 @pytest.mark.parametrize(
     "texts, message",
-    [([], "No text to predict on"), (["good", "  \n"], "Text 2 is empty"),
+    [([], "No text to classify"), (["good", "  \n"], "Text 2 is empty"),
      (["bad \udcff byte"], "Text 1 is not valid UTF-8")],
 )  # fmt: skip
-def test_predict_texts_rejects_empty_and_undecodable_text(run_dir, texts, message):
+def test_classify_rejects_empty_and_undecodable_text(run_dir, texts, message):
     with pytest.raises(UserError, match=message):
-        predict.predict_texts(run_dir, texts)
+        classify(run_dir, texts)
 
 
-def test_read_reviews_one_a_line(tmp_path):
+def test_read_lines_one_text_a_line(tmp_path):
     path = tmp_path / "reviews.txt"
     path.write_bytes("great film\r\nterrible film\n".encode())
-    assert predict.read_reviews(path) == ["great film", "terrible film"]
+    assert read_lines(path) == ["great film", "terrible film"]
     path.write_bytes(b"great film\n\nterrible film\n")
     with pytest.raises(UserError, match=r"reviews.txt, line 2 is empty"):
-        predict.read_reviews(path)
+        read_lines(path)
     path.write_bytes(b"fine\ncaf\xe9 latin-1\n")
     with pytest.raises(UserError, match=r"reviews.txt, line 2: byte 0xe9 is not valid UTF-8"):
-        predict.read_reviews(path)
+        read_lines(path)
     path.write_bytes(b"")
     with pytest.raises(UserError, match="is empty: it should hold one review a line"):
-        predict.read_reviews(path)
+        read_lines(path)
 
 
-def test_a_run_that_does_not_read_text_is_refused(run_dir, tmp_path):
+def test_an_image_run_reads_its_inputs_as_image_files(run_dir, tmp_path):
     import json
     import shutil
 
     other = tmp_path / "image_run"
     shutil.copytree(run_dir, other, symlinks=True)
     metrics = json.loads((other / "metrics.json").read_text())
-    metrics["dataset"] = {"name": "mnist", "preprocessing": {"size": [28, 28]}}
+    metrics["dataset"] = {"name": "mnist", "preprocessing": {"size": [28, 28], "channels": 1}}
     (other / "metrics.json").write_text(json.dumps(metrics))
-    with pytest.raises(UserError, match="trained on 'mnist', which is not text"):
-        predict.predict_texts(other, ["good"])
+    with pytest.raises(UserError, match="No image file good"):
+        classify(other, ["good"])
 
 
 def _cli(*args):
@@ -112,7 +121,7 @@ def test_cli_prints_probabilities_for_a_file(run_dir, tmp_path):
     lines = result.stdout.splitlines()
     assert len(lines) == 2
     p = [float(line.split("\t")[0]) for line in lines]
-    np.testing.assert_allclose(p, predict.predict_texts(run_dir, reviews.read_text().splitlines()), atol=1e-4)
+    np.testing.assert_allclose(p, positive_probabilities(run_dir, reviews.read_text().splitlines()), atol=1e-4)
     assert lines[0].split("\t")[1:] == ["pos" if p[0] >= 0.5 else "neg", "a quietly brilliant film"]
 
 
@@ -121,7 +130,7 @@ def test_cli_prints_probabilities_for_a_file(run_dir, tmp_path):
     [(["{run}", ""], "error: Text argument 1 is empty"),
      (["{run}", "caf\udce9"], "error: Text argument 1 is not valid UTF-8"),
      (["{run}", "--file", "{bad}"], "line 1: byte 0xff is not valid UTF-8"),
-     (["{run}", "good", "--file", "{bad}"], "error: Give reviews either as arguments or with --file"),
+     (["{run}", "good", "--file", "{bad}"], "error: Give inputs either as arguments or with --file"),
      (["{missing}", "good"], "error: No run folder")],
 )  # fmt: skip
 def test_cli_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys, args, message):
@@ -137,7 +146,7 @@ def test_cli_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys, args, mes
 
 
 def test_evaluate_works_on_a_text_run(run_dir, data_dir):
-    from kerasapps.evaluate import evaluate_run
+    from kerasapps.training import evaluate_run
 
     result = evaluate_run(run_dir, data_dir=str(data_dir), log=lambda _: None)
     assert result["confusion_matrix"].sum() == 1000

@@ -1,34 +1,82 @@
+"""Registry-driven: every registered model is tested the moment it is registered.
+
+Each model builds from its registration's `test_args` (a smaller input for the
+ImageNet networks), runs forward without NaN, has a layer table (our geometry)
+that matches Keras's shapes and parameters, gives the same layers and outputs
+with both APIs where it has an `api` argument, and builds the same network when
+every default it advertises is passed explicitly: the defaults a user, the
+config checks and the tuner see are the ones the builder really uses.
+(The golden parameter counts at full size are in test_cnn_models.py.)
+"""
+
 import numpy as np
 import pytest
 
+from kerasapps.config import load_config
+from kerasapps.data import DATASETS
 from kerasapps.errors import UserError
-from kerasapps.registry import build_model, get_model_entry, list_models, register_model
+from kerasapps.geometry import format_table, layer_table
+from kerasapps.models import MODELS, build_model, list_models
+from kerasapps.registry import register_model
 
-# Models whose default input is too large for a quick forward pass get a smaller one here;
-# text models, whose default length is any length, get a fixed one.
-# (The golden parameter counts at full size are in test_cnn_models.py.)
-SMALL_INPUTS = {
-    **{
-        name: {"input_shape": (32, 32, 3)}
-        for name in ("vgg11", "vgg13", "vgg16", "vgg19", "googlenet", "resnet18", "resnet34", "resnet50")
-    },
-    "alexnet": {"input_shape": (67, 67, 3)},  # (67 - 11) / 4 + 1 = 15 -> 7 -> 3 -> 1 after the pools
-    **{name: {"sequence_length": 16} for name in ("lstm", "gru", "bilstm", "stacked_lstm")},
-}
+
+def _batch(model):
+    shape = (2, *model.input_shape[1:])
+    if model.inputs[0].dtype.startswith("int"):  # token ids
+        return np.random.default_rng(0).integers(1, 50, size=shape).astype(model.inputs[0].dtype)
+    return np.random.default_rng(0).random(shape, dtype=np.float32)
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_every_model_runs_forward(name):
-    kwargs = SMALL_INPUTS.get(name, {})
-    model = build_model(name, **kwargs)
-    shape = (2, *model.input_shape[1:])
-    if model.inputs[0].dtype.startswith("int"):  # token ids
-        batch = np.random.default_rng(0).integers(1, 100, size=shape).astype(model.inputs[0].dtype)
-    else:
-        batch = np.random.default_rng(0).random(shape, dtype=np.float32)
+def test_every_model_runs_forward_with_both_apis_and_its_own_defaults(name):
+    entry = MODELS.get(name)
+    model = build_model(name, **entry.test_args)
+    batch = _batch(model)
     out = np.asarray(model(batch, training=False))
     assert out.shape == (2, *model.output_shape[1:])
     assert np.all(np.isfinite(out))
+
+    rows = layer_table(model)
+    keras_layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    assert [r.name for r in rows] == [layer.name for layer in keras_layers]
+    for row, layer in zip(rows, keras_layers):
+        assert row.output_shape == tuple(layer.output.shape[1:]), row.name
+        assert row.params == layer.count_params(), row.name
+    assert sum(r.params for r in rows) == model.count_params()
+    assert "total" in format_table(rows)
+
+    explicit = {**MODELS.defaults(name), **entry.test_args}
+    same = build_model(name, **explicit)  # a variant that hard-codes an argument fails here
+    assert same.count_params() == model.count_params()
+    assert same.name == MODELS.defaults(name)["name"] == name
+
+    if "api" in explicit:
+        other_api = "functional" if explicit["api"] == "sequential" else "sequential"
+        twin = build_model(name, **{**explicit, "api": other_api})
+        names = [layer.name for layer in twin.layers if type(layer).__name__ != "InputLayer"]
+        assert names == [layer.name for layer in keras_layers]
+        twin.set_weights(model.get_weights())
+        np.testing.assert_allclose(np.asarray(twin(batch, training=False)), out, rtol=1e-5, atol=1e-6)
+
+
+def test_variant_defaults_are_what_it_builds():
+    defaults = MODELS.defaults("lenet5_modern")
+    assert (defaults["activation"], defaults["pooling"], defaults["name"]) == ("relu", "max", "lenet5_modern")
+    assert MODELS.defaults("alexnet")["fc_units"] == 4096
+    small = build_model("alexnet", input_shape=(67, 67, 3), fc_units=32)
+    assert small.get_layer("fc6").units == small.get_layer("fc7").units == 32
+
+
+def test_set_pooling_avg_on_the_lenet_experiment_builds_average_pools():
+    """Once a TypeError ("multiple values for keyword argument 'pooling'")."""
+    from kerasapps.data import DatasetInfo
+    from kerasapps.training import build_experiment_model
+
+    config = load_config("lenet", overrides=["model.args.pooling=avg", "model.args.activation=tanh"])
+    info = DatasetInfo("mnist", "", [str(i) for i in range(10)], {"input_shape": (32, 32, 1), "num_classes": 10})
+    model = build_experiment_model(config, info)
+    assert type(model.get_layer("S2")).__name__ == "AveragePooling2D"
+    assert model.get_layer("C1_tanh") is not None
 
 
 def test_unknown_model_lists_registered_names():
@@ -41,7 +89,15 @@ def test_duplicate_name_is_refused():
         register_model("lenet5", family="lenet")(lambda: None)
 
 
-def test_unknown_argument_is_refused_and_variants_expose_base_arguments():
-    assert "c1_filters" in get_model_entry("lenet5_modern").defaults()
-    with pytest.raises(UserError, match="takes no argument filterz"):
+def test_unknown_or_mistyped_argument_is_refused_with_the_choices():
+    with pytest.raises(UserError, match="Unknown argument 'filterz' of model 'lenet5'.*c1_filters"):
         build_model("lenet5", filterz=3)
+    with pytest.raises(UserError, match="dropout must be float like its default 0.0, got 'high'"):
+        build_model("lenet5", dropout="high")
+
+
+def test_datasets_share_the_registry_type():
+    assert {"mnist", "cifar10", "imdb", "digits"} <= set(DATASETS.names())
+    assert "data_dir" not in DATASETS.defaults("mnist")  # the suite passes it, not the user
+    with pytest.raises(UserError, match="Unknown dataset 'nope'"):
+        DATASETS.get("nope")

@@ -6,11 +6,12 @@ import pytest
 
 from kerasapps.config import load_config
 from kerasapps.errors import UserError
+from kerasapps.models import MODELS, build_model, list_models
 from kerasapps.models.rnn import build_rnn
-from kerasapps.registry import build_model, get_model_entry, list_models
-from kerasapps.training import compile_model, make_optimizer
+from kerasapps.training import compile_model
+from kerasapps.training.optimizers import make_optimizer
 
-RNN_MODELS = [name for name in list_models() if get_model_entry(name).family == "rnn"]
+RNN_MODELS = [name for name in list_models() if MODELS.get(name).family == "rnn"]
 SMALL = {"vocab_size": 50, "embedding_dim": 8, "units": 6, "dense_units": 4}
 
 

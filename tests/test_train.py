@@ -7,12 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kerasapps import training
-from kerasapps.cli import TrainingDiverged
+from kerasapps import runs
 from kerasapps.config import load_config, read_yaml
-from kerasapps.evaluate import evaluate_run
-from kerasapps.errors import UserError
+from kerasapps.errors import TrainingDiverged, UserError
 from kerasapps.runs import resolve_run
+from kerasapps.training import run as training
 
 SMALL = ["data.limit_train=3000", "data.limit_test=1000", "train.batch_size=32"]
 
@@ -65,16 +64,16 @@ def test_interrupted_run_resumes_and_loses_nothing(data_dir, runs_dir, monkeypat
     finished, _ = training.train_and_evaluate(
         load_config("lenet", overrides=["train.epochs=1", *overrides[1:]]), runs_dir=runs_dir, verbose=0, log=lambda _: None
     )
-    make_callbacks = training.make_callbacks
-    monkeypatch.setattr(training, "make_callbacks", lambda *a, **k: make_callbacks(*a, **k) + [_InterruptAfter(2)])
+    run_callbacks = training.run_callbacks
+    monkeypatch.setattr(training, "run_callbacks", lambda *a, **k: run_callbacks(*a, **k) + [_InterruptAfter(2)])
     with pytest.raises(KeyboardInterrupt):
         training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
-    interrupted = training.runs.unfinished_run("lenet", runs_dir)
+    interrupted = runs.unfinished_run("lenet", runs_dir)
     assert interrupted is not None and not (interrupted / "model.keras").exists()
     assert resolve_run("lenet", runs_dir) == finished.resolve()  # the finished run is still the newest usable one
     assert len(pd.read_csv(interrupted / "history.csv")) == 2
 
-    monkeypatch.setattr(training, "make_callbacks", make_callbacks)
+    monkeypatch.setattr(training, "run_callbacks", run_callbacks)
     said = []
     run_dir, metrics = training.train_and_evaluate(config, runs_dir=runs_dir, resume=True, verbose=0, log=said.append)
     assert run_dir == interrupted and any("Resuming" in line for line in said)
@@ -91,7 +90,7 @@ def test_nan_loss_stops_with_a_clear_message(data_dir, runs_dir):
         overrides=["train.epochs=2", "optimizer.name=sgd", "optimizer.learning_rate=1e9", "schedule.name=constant",
                    "callbacks.tensorboard=false", *SMALL],
     )
-    with pytest.raises(TrainingDiverged, match="loss became NaN. Lower optimizer.learning_rate"):
+    with pytest.raises(TrainingDiverged, match="the loss became NaN at epoch 1. Lower optimizer.learning_rate"):
         training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
 
 

@@ -6,7 +6,9 @@ import pytest
 
 from kerasapps.config import load_config
 from kerasapps.data import DatasetInfo
-from kerasapps.training import build_experiment_model, compile_model, make_callbacks, make_learning_rate, make_optimizer
+from kerasapps.training import build_experiment_model, compile_model
+from kerasapps.training.callbacks import run_callbacks
+from kerasapps.training.optimizers import make_learning_rate, make_optimizer
 
 INFO = DatasetInfo("mnist", "test", [str(i) for i in range(10)], {"input_shape": (32, 32, 1), "num_classes": 10})
 
@@ -60,9 +62,9 @@ def test_binary_output_gets_binary_crossentropy():
 
 def test_optional_callbacks_follow_the_config(tmp_path):
     config = load_config("lenet", overrides=["callbacks.early_stopping_patience=2", "callbacks.tensorboard=false"])
-    kinds = {type(c).__name__ for c in make_callbacks(config, tmp_path, has_validation=True, resume=False)}
-    assert {"BackupAndRestore", "CSVLogger", "StopOnNaN", "ModelCheckpoint", "EarlyStopping"} <= kinds
+    kinds = {type(c).__name__ for c in run_callbacks(config, tmp_path, has_validation=True, resume=False)}
+    assert {"BackupAndRestore", "CSVLogger", "ModelCheckpoint", "EarlyStopping"} <= kinds
     assert "TensorBoard" not in kinds
     config = load_config("lenet", overrides=["callbacks.checkpoint=false"])
-    kinds = {type(c).__name__ for c in make_callbacks(config, tmp_path, has_validation=True, resume=False)}
+    kinds = {type(c).__name__ for c in run_callbacks(config, tmp_path, has_validation=True, resume=False)}
     assert "ModelCheckpoint" not in kinds and "TensorBoard" in kinds

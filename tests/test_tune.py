@@ -10,10 +10,11 @@ import keras_tuner
 import pandas as pd
 import pytest
 
-from kerasapps import tuning
+from kerasapps import search
 from kerasapps.config import get_value, list_experiments, load_config, read_yaml
 from kerasapps.data import DatasetInfo, load_dataset
 from kerasapps.errors import UserError
+from kerasapps.search.hypermodel import ExperimentHyperModel
 from kerasapps.train import main as train_main
 from kerasapps.training import build_experiment_model
 
@@ -34,7 +35,7 @@ def mnist(data_dir):
 
 
 def _hypermodel(config, mnist):
-    return tuning.ExperimentHyperModel(config, tuning.parse_space(config), mnist, 270)
+    return ExperimentHyperModel(config, search.parse_space(config), mnist, 270)
 
 
 # --- the space --------------------------------------------------------------------
@@ -79,16 +80,16 @@ def test_each_kind_of_space_entry_maps_onto_the_config(mnist):
     assert kinds["model.args.batch_norm"].values == [False, True]
     assert kinds["optimizer.momentum"].conditions[0].name == "optimizer.name"
 
-    entries = tuning.parse_space(config)
+    entries = search.parse_space(config)
     values = {"model.args.c1_filters": 10, "optimizer.learning_rate": 0.003, "model.args.dropout": 0.25,
               "model.args.batch_norm": True, "optimizer.name": "adam", "optimizer.momentum": 0.8}
-    trial = tuning.config_for(config, values, entries)
+    trial = search.config_for(config, values, entries)
     assert trial.model.args["c1_filters"] == 10 and trial.model.args["dropout"] == 0.25
     assert trial.model.args["batch_norm"] is True and trial.optimizer.learning_rate == 0.003
     assert trial.optimizer.momentum == 0.0  # inactive: optimizer.name is adam
-    assert tuning.config_for(config, {**values, "optimizer.name": "sgd"}, entries).optimizer.momentum == 0.8
+    assert search.config_for(config, {**values, "optimizer.name": "sgd"}, entries).optimizer.momentum == 0.8
     assert config.model.args.get("c1_filters") is None  # the experiment's config is untouched
-    assert tuning.config_for(config, {"tuner/epochs": 3}, entries) == config
+    assert search.config_for(config, {"tuner/epochs": 3}, entries) == config
 
 
 @pytest.mark.parametrize(
@@ -109,14 +110,14 @@ def test_each_kind_of_space_entry_maps_onto_the_config(mnist):
 )
 def test_bad_spaces_are_errors_that_echo_the_entry(space, message):
     with pytest.raises(UserError, match="tune.space") as error:
-        tuning.parse_space(_config(space))
+        search.parse_space(_config(space))
     assert message in str(error.value)
 
 
 def test_a_choice_whose_feature_map_vanishes_fails_before_any_trial(data_dir, runs_dir, mnist):
     config = _config({"model.args.kernel_size": {"values": [5, 7]}})
     with pytest.raises(UserError) as error:
-        tuning.search(config, runs_dir=runs_dir, **QUIET)
+        search.search(config, runs_dir=runs_dir, **QUIET)
     text = str(error.value)
     assert "tune.space 'model.args.kernel_size'" in text and "model.args.kernel_size=7" in text
     assert "Layer 'S4'" in text and "not a positive whole number" in text
@@ -124,19 +125,19 @@ def test_a_choice_whose_feature_map_vanishes_fails_before_any_trial(data_dir, ru
     # A conditional entry is checked with its parent at the values that activate it: 9x9 builds with a dense C5.
     conditional = _config({"model.args.c5": {"values": ["conv", "dense"]},
                            "model.args.kernel_size": {"values": [5, 9], "when": {"model.args.c5": ["dense"]}}})
-    tuning.check_space(conditional, tuning.parse_space(conditional), mnist.info)
+    search.check_space(conditional, search.parse_space(conditional), mnist.info)
     unconditional = _config({"model.args.c5": {"values": ["conv", "dense"]}, "model.args.kernel_size": {"values": [5, 9]}})
     with pytest.raises(UserError, match="kernel_size=9 cannot run: Layer 'C5'"):
-        tuning.check_space(unconditional, tuning.parse_space(unconditional), mnist.info)
+        search.check_space(unconditional, search.parse_space(unconditional), mnist.info)
 
 
 @pytest.mark.parametrize("experiment", [e for e in list_experiments() if load_config(e).tune.space])
 def test_every_experiments_space_parses_and_builds(experiment):
     config = load_config(experiment)
-    entries = tuning.parse_space(config)
+    entries = search.parse_space(config)
     assert entries and all(entry.candidates() for entry in entries)
     # The builders' default shapes stand in for the dataset's (loading IMDB or CIFAR-10 here would be slow).
-    tuning.check_space(config, entries, DatasetInfo(name="stub", source="", class_names=[], model_kwargs={}))
+    search.check_space(config, entries, DatasetInfo(name="stub", source="", class_names=[], model_kwargs={}))
 
 
 # --- searches ---------------------------------------------------------------------
@@ -155,7 +156,7 @@ def test_random_search_cli_writes_trials_and_a_best_config_that_trains(data_dir,
     trials = pd.read_csv(folder / "trials.csv")
     assert list(trials["trial"]) == [0, 1, 2] and set(trials["status"]) == {"COMPLETED"}
     assert trials["val_accuracy"].between(0, 1).all() and (trials["epochs"] == 1).all() and (trials["seconds"] > 0).all()
-    for key in tuning.parse_space(load_config("lenet")):
+    for key in search.parse_space(load_config("lenet")):
         assert key.key in trials
     assert (folder / "objective.png").stat().st_size > 0 and (folder / "oracle.json").is_file()
 
@@ -174,7 +175,7 @@ def test_random_search_cli_writes_trials_and_a_best_config_that_trains(data_dir,
 def test_failing_trial_is_recorded_and_the_search_goes_on_then_retrains(data_dir, runs_dir):
     config = _config({"optimizer.learning_rate": {"values": [1.0e9, 0.001]}},
                      extra=["optimizer.name=sgd", "schedule.name=constant", "tune.tuner=grid", "tune.max_trials=2"])
-    result = tuning.search(config, runs_dir=runs_dir, retrain=True, **QUIET)
+    result = search.search(config, runs_dir=runs_dir, retrain=True, **QUIET)
     trials = result.trials.set_index("optimizer.learning_rate")
     assert trials.loc[1.0e9, "status"] == "FAILED" and "loss became NaN" in trials.loc[1.0e9, "message"]
     assert trials.loc[0.001, "status"] == "COMPLETED"
@@ -185,7 +186,7 @@ def test_failing_trial_is_recorded_and_the_search_goes_on_then_retrains(data_dir
 
 def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeypatch):
     config = _config(extra=["tune.tuner=random", "tune.max_trials=3"])
-    fit = tuning.ExperimentHyperModel.fit
+    fit = ExperimentHyperModel.fit
     calls, interrupt_at = [], [2]
 
     def interrupt_second_trial(self, *args, **kwargs):
@@ -194,16 +195,16 @@ def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeyp
             raise KeyboardInterrupt
         return fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(tuning.ExperimentHyperModel, "fit", interrupt_second_trial)
+    monkeypatch.setattr(ExperimentHyperModel, "fit", interrupt_second_trial)
     with pytest.raises(KeyboardInterrupt):
-        tuning.search(config, runs_dir=runs_dir, **QUIET)
-    folder = tuning.tune_dir(config, runs_dir=runs_dir)
+        search.search(config, runs_dir=runs_dir, **QUIET)
+    folder = search.tune_dir(config, runs_dir=runs_dir)
     before = pd.read_csv(folder / "trials.csv")
     assert list(before["status"]) == ["COMPLETED", "RUNNING"]
 
     calls.clear()
     interrupt_at[0] = None
-    result = tuning.search(config, runs_dir=runs_dir, **QUIET)
+    result = search.search(config, runs_dir=runs_dir, **QUIET)
     assert len(calls) == 2  # the interrupted trial and the third; the first is not run again
     after = result.trials
     assert list(after["status"]) == ["COMPLETED"] * 3
@@ -212,9 +213,9 @@ def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeyp
 
     changed = _config(extra=["tune.tuner=random", "tune.max_trials=1", "optimizer.name=sgd"])
     with pytest.raises(UserError, match=r"started with another config \(optimizer.name: 'adam' then, 'sgd' now\)"):
-        tuning.search(changed, runs_dir=runs_dir, **QUIET)
+        search.search(changed, runs_dir=runs_dir, **QUIET)
     calls.clear()
-    restarted = tuning.search(changed, runs_dir=runs_dir, overwrite=True, **QUIET)
+    restarted = search.search(changed, runs_dir=runs_dir, overwrite=True, **QUIET)
     assert len(calls) == 1 and list(restarted.trials["status"]) == ["COMPLETED"]
 
 

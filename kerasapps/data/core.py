@@ -1,15 +1,15 @@
-"""What every dataset loader returns, the dataset registry, and the tf.data pipelines."""
+"""What every dataset loader returns, loading by name (with a fallback), splits and the tf.data pipelines."""
 
 import dataclasses
-import inspect
 import os
 import socket
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
 
 from kerasapps.errors import DatasetUnavailable, UserError
+from kerasapps.lazy import tf
+from kerasapps.registry import DATASETS
 
 DATA_DIR_ENV = "KERASAPPS_DATA_DIR"
 OFFLINE_ENV = "KERASAPPS_OFFLINE"
@@ -60,42 +60,7 @@ class Dataset:
     assets: dict = dataclasses.field(default_factory=dict)
 
 
-# --- registry ---------------------------------------------------------------------
-
-_LOADERS: dict[str, Callable] = {}
-
-
-def register_dataset(name):
-    """Decorator: register `loader(*, data_dir, **options) -> Dataset` under `name`."""
-
-    def decorate(loader):
-        if name in _LOADERS:
-            raise ValueError(f"A dataset named {name!r} is already registered.")
-        _LOADERS[name] = loader
-        return loader
-
-    return decorate
-
-
-def list_datasets():
-    """The names of the registered datasets, sorted."""
-    return sorted(_LOADERS)
-
-
-def dataset_options(name):
-    """The keyword options of dataset `name`'s loader and their defaults."""
-    loader = _get_loader(name)
-    return {
-        p.name: p.default
-        for p in inspect.signature(loader).parameters.values()
-        if p.default is not inspect.Parameter.empty and p.name != "data_dir"
-    }
-
-
-def _get_loader(name):
-    if name not in _LOADERS:
-        raise UserError(f"Unknown dataset {name!r}. Known datasets are: {', '.join(list_datasets())}.")
-    return _LOADERS[name]
+# --- loading by name --------------------------------------------------------------
 
 
 def resolve_data_dir(data_dir=None):
@@ -133,14 +98,10 @@ def load_dataset(name, *, data_dir=None, fallback=None, options=None, strict_opt
 
 
 def _call_loader(name, data_dir, options, *, strict):
-    loader = _get_loader(name)
-    known = dataset_options(name)
-    unknown = sorted(set(options) - set(known))
-    if unknown and strict:
-        raise UserError(
-            f"Dataset {name!r} has no option {', '.join(unknown)}. Its options are: {', '.join(sorted(known)) or 'none'}."
-        )
-    return loader(data_dir=data_dir, **{k: v for k, v in options.items() if k in known})
+    known = DATASETS.defaults(name)
+    if strict:
+        DATASETS.check_arguments(name, options, where="data.options")
+    return DATASETS.get(name).builder(data_dir=data_dir, **{k: v for k, v in options.items() if k in known})
 
 
 def network_available(host="storage.googleapis.com", port=443, timeout=3.0):
@@ -156,6 +117,28 @@ def network_available(host="storage.googleapis.com", port=443, timeout=3.0):
         return True
     except OSError:
         return False
+
+
+def load_experiment_data(config, *, data_dir=None, log=print):
+    """Load an experiment config's dataset and split off validation.
+
+    `data.limit_train` / `data.limit_test` keep a random subset of each split,
+    drawn with the config's seed (so a later command gets the same subsets).
+    Returns (dataset, (x_train, y_train), (x_val, y_val)); the test arrays stay in
+    `dataset` for the final evaluation only.
+    """
+    dataset = load_dataset(
+        config.data.name, data_dir=data_dir, fallback=config.data.fallback, options=config.data.options, log=log
+    )
+    rng = np.random.default_rng(config.seed)
+    for split, limit in (("train", config.data.limit_train), ("test", config.data.limit_test)):
+        x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
+        if limit and limit < len(x):
+            keep = np.sort(rng.choice(len(x), limit, replace=False))
+            setattr(dataset, f"x_{split}", x[keep])
+            setattr(dataset, f"y_{split}", y[keep])
+    train, val = split_validation(dataset.x_train, dataset.y_train, config.data.validation_split, config.seed)
+    return dataset, train, val
 
 
 # --- splits and pipelines ---------------------------------------------------------

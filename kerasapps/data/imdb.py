@@ -7,7 +7,7 @@ read in place, without unpacking: about a second); else TFDS `imdb_reviews`.
 Labels come from the folder names: neg = 0, pos = 1.
 
 The reviews become token ids with a `TextVectorization` adapted on the training
-split only (see `kerasapps.data.text`); the vocabulary is a run asset.
+split only (see `kerasapps.data.text_preprocessing`); the vocabulary is a run asset.
 """
 
 import os
@@ -16,10 +16,11 @@ import tarfile
 
 import numpy as np
 
-from kerasapps.data.core import Dataset, DatasetInfo, register_dataset
-from kerasapps.data.text import adapt_vocabulary, text_spec, vectorize, vocabulary_text
+from kerasapps.data.core import Dataset, DatasetInfo
+from kerasapps.data.text_preprocessing import adapt_vocabulary, text_spec, vectorize, vocabulary_text
 from kerasapps.data.tfds_source import load_tfds_arrays
 from kerasapps.errors import DatasetUnavailable
+from kerasapps.registry import register_dataset
 
 CLASS_NAMES = ["neg", "pos"]
 ARCHIVE = "aclImdb.tar.gz"

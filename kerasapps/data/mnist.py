@@ -10,11 +10,11 @@ import os
 
 import numpy as np
 
-from kerasapps.data.core import register_dataset
 from kerasapps.data.idx import read_idx
-from kerasapps.data.images import image_dataset, image_spec
+from kerasapps.data.image_preprocessing import image_dataset, image_spec
 from kerasapps.data.tfds_source import load_tfds_arrays
 from kerasapps.errors import DatasetUnavailable
+from kerasapps.registry import register_dataset
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -97,9 +97,10 @@ def load_digits(*, data_dir=None, pad_to=32, test_fraction=0.2):
     Embedded in scikit-learn, so always available: the offline fallback for MNIST.
     A stratified `test_fraction` of the images (fixed split) is the test set.
     """
-    import tensorflow as tf
     from sklearn.datasets import load_digits as sklearn_digits
     from sklearn.model_selection import train_test_split
+
+    from kerasapps.lazy import tf
 
     bunch = sklearn_digits()
     images = bunch.images[..., None] * (255.0 / 16.0)  # 0..16 -> 0..255

@@ -7,7 +7,7 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, run_main
+from kerasapps.cli import add_common_arguments, prog, run_main
 
 # Published parameter counts of the networks in the course notes' table of
 # ILSVRC (and CIFAR) networks: name -> (year, published, where it is stated).
@@ -32,7 +32,7 @@ PUBLISHED = {
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m kerasapps.models",
+        prog=prog("models"),
         description="List the registered models (family, API, input shape, parameters, "
         "multiply-accumulates per image, year and published parameters), or show one "
         "model's layer-by-layer output shapes from the geometry arithmetic.",
@@ -87,12 +87,11 @@ def _parse_shape(text):
 
 def describe(name, input_shape=None):
     """One table row for model `name`: built once with its defaults (or `input_shape`)."""
-    import keras
-
     from kerasapps.geometry import layer_table
-    from kerasapps.registry import build_model, get_model_entry
+    from kerasapps.lazy import keras
+    from kerasapps.models import MODELS, build_model
 
-    entry = get_model_entry(name)
+    entry = MODELS.get(name)
     model = build_model(name, **({"input_shape": input_shape} if input_shape else {}))
     rows = layer_table(model)
     row = {
@@ -110,13 +109,13 @@ def describe(name, input_shape=None):
 def main(argv):
     args = build_parser().parse_args(argv)
 
+    from kerasapps.errors import GeometryError, check_choice
     from kerasapps.geometry import format_table, layer_table
-    from kerasapps.errors import GeometryError, UserError
-    from kerasapps.registry import build_model, get_model_entry, list_models
+    from kerasapps.models import MODELS, build_model, list_models
 
     input_shape = _parse_shape(args.input_shape) if args.input_shape else None
     if args.name:
-        get_model_entry(args.name)
+        MODELS.get(args.name)
         model = build_model(args.name, **({"input_shape": input_shape} if input_shape else {}))
         rows = layer_table(model)
         print(f"{args.name}: input {model.input_shape[1:]}, {count_macs(model, rows):,} multiply-accumulates per image")
@@ -124,17 +123,15 @@ def main(argv):
         return 0
     names = list_models()
     if args.family:
-        families = sorted({get_model_entry(n).family for n in names})
-        if args.family not in families:
-            raise UserError(f"Unknown family {args.family!r}. Families are: {', '.join(families)}.")
-        names = [n for n in names if get_model_entry(n).family == args.family]
+        check_choice("--family", args.family, sorted({MODELS.get(n).family for n in names}))
+        names = [n for n in names if MODELS.get(n).family == args.family]
     header = f"{'name':<16}{'family':<11}{'API':<12}{'input':<13}{'params':>13}{'MACs':>9}  {'year':<6}{'published':<10}source"
     print(header)
     for name in names:
         try:
             r = describe(name, input_shape)
         except GeometryError as error:  # with --input-shape, some networks do not fit
-            print(f"{name:<16}{get_model_entry(name).family:<11}does not fit: {error}", flush=True)
+            print(f"{name:<16}{MODELS.get(name).family:<11}does not fit: {error}", flush=True)
             continue
         year, published, source = PUBLISHED.get(name, ("", "", ""))
         print(

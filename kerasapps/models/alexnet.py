@@ -15,9 +15,10 @@ normalization (parameter-free) is left out; `batch_norm=True` is the modern
 replacement.
 """
 
-import keras
+import functools
 
-from kerasapps.models.common import assemble, kernel_regularizer
+from kerasapps.lazy import keras
+from kerasapps.models.common import assemble, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
 # --- builder ----------------------------------------------------------------------
@@ -60,15 +61,12 @@ def build_alexnet(
     def conv(label, filters, kernel, stride=1, padding=0, conv_groups=1):
         if padding:
             layers.append(keras.layers.ZeroPadding2D(padding, name=f"{label}_pad"))
-        layers.append(
-            keras.layers.Conv2D(
-                filters, kernel, strides=stride, groups=conv_groups, use_bias=not batch_norm,
-                kernel_regularizer=reg, name=label,
+        layers.extend(
+            conv_block(
+                filters, kernel, name=label, strides=stride, groups=conv_groups, batch_norm=batch_norm,
+                kernel_regularizer=reg,
             )
         )  # fmt: skip
-        if batch_norm:
-            layers.append(keras.layers.BatchNormalization(name=f"{label}_bn"))
-        layers.append(keras.layers.Activation("relu", name=f"{label}_relu"))
 
     conv("conv1", 96, 11, stride=4)
     layers.append(keras.layers.MaxPooling2D(3, strides=2, name="pool1"))
@@ -89,14 +87,8 @@ def build_alexnet(
 
 # --- variants ---------------------------------------------------------------------
 
-
-@register_model("alexnet", family="alexnet")
-def alexnet(
-    *, input_shape=(227, 227, 3), num_classes=1000, groups=1, batch_norm=False, dropout=0.5,
-    weight_decay=0.0, api="sequential",
-):  # fmt: skip
-    """AlexNet (2012) on 227x227 images; groups=2 gives the paper's two-GPU 60,965,224 parameters."""
-    return build_alexnet(
-        input_shape=input_shape, num_classes=num_classes, groups=groups, batch_norm=batch_norm,
-        dropout=dropout, weight_decay=weight_decay, api=api,
-    )  # fmt: skip
+register_model(
+    "alexnet", family="alexnet",
+    description="AlexNet (2012) on 227x227 images; groups=2 gives the paper's two-GPU 60,965,224 parameters.",
+    test_args={"input_shape": (67, 67, 3), "fc_units": 64},  # (67 - 11) / 4 + 1 = 15 -> 7 -> 3 -> 1
+)(functools.partial(build_alexnet, name="alexnet"))

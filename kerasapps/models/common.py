@@ -1,9 +1,8 @@
-"""Pieces shared by the model families."""
+"""Pieces shared by the model families: assembling a chain of layers, the conv block, weight decay."""
 
-import keras
-
-from kerasapps.errors import UserError
+from kerasapps.errors import UserError, check_choice
 from kerasapps.geometry import check_layers
+from kerasapps.lazy import keras
 
 APIS = ("sequential", "functional")
 
@@ -20,24 +19,43 @@ def assemble(layers, *, input_shape, api="sequential", name=None, input_dtype="f
         UserError: `api` is not "sequential" or "functional".
         GeometryError: a layer's output size is not a positive whole number.
     """
-    if api not in APIS:
-        raise UserError(f"Unrecognized api={api!r}. Supported APIs are: {', '.join(APIS)}.")
+    check_choice("api", api, APIS)
     check_layers(input_shape, layers)
     if api == "sequential":
         return keras.Sequential([keras.Input(shape=input_shape, dtype=input_dtype), *layers], name=name)
     inputs = keras.Input(shape=input_shape, dtype=input_dtype)
-    x = inputs
+    return keras.Model(inputs, chain(inputs, layers), name=name)
+
+
+def chain(x, layers):
+    """Apply `layers` to the tensor `x` one after the other (Functional API)."""
     for layer in layers:
         x = layer(x)
-    return keras.Model(inputs, x, name=name)
+    return x
 
 
-def check_choice(name, value, choices):
-    """Raise `UserError` unless `value` is one of `choices`."""
-    if value not in choices:
-        raise UserError(
-            f"Unrecognized {name}={value!r}. Supported values are: {', '.join(map(str, choices))}."
+def conv_block(
+    filters, kernel, *, name, activation="relu", batch_norm=False, strides=1, padding="valid", groups=1,
+    use_bias=None, kernel_regularizer=None,
+):  # fmt: skip
+    """The layers of one convolution: Conv2D, BatchNormalization if `batch_norm`, then `activation`.
+
+    Layers are named `name`, `name_bn` and `name_<activation>`. The convolution
+    has no bias before batch norm (its shift would cancel it) unless `use_bias`
+    says otherwise; `activation=None` leaves the activation out.
+    """
+    layers = [
+        keras.layers.Conv2D(
+            filters, kernel, strides=strides, padding=padding, groups=groups,
+            use_bias=not batch_norm if use_bias is None else use_bias,
+            kernel_regularizer=kernel_regularizer, name=name,
         )
+    ]  # fmt: skip
+    if batch_norm:
+        layers.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
+    if activation:
+        layers.append(keras.layers.Activation(activation, name=f"{name}_{activation}"))
+    return layers
 
 
 def kernel_regularizer(weight_decay):

@@ -23,9 +23,10 @@ the paper's 7x7 average pool on the 7x7 map is global average pooling, which
 also lets the network run on smaller images.
 """
 
-import keras
+import functools
 
-from kerasapps.models.common import kernel_regularizer
+from kerasapps.lazy import keras
+from kerasapps.models.common import chain, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
@@ -50,10 +51,7 @@ def inception_module(x, filters, *, batch_norm, reg, name):
     f1, r3, f3, r5, f5, proj = filters
 
     def conv(t, n, k, label):
-        t = keras.layers.Conv2D(n, k, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name=label)(t)
-        if batch_norm:
-            t = keras.layers.BatchNormalization(name=f"{label}_bn")(t)
-        return keras.layers.Activation("relu", name=f"{label}_relu")(t)
+        return chain(t, conv_block(n, k, name=label, padding="same", batch_norm=batch_norm, kernel_regularizer=reg))
 
     b1 = conv(x, f1, 1, f"{name}_1x1")
     b3 = conv(conv(x, r3, 1, f"{name}_3x3_reduce"), f3, 3, f"{name}_3x3")
@@ -89,12 +87,10 @@ def build_googlenet(
     inputs = keras.Input(shape=input_shape)
 
     def conv(t, n, k, label, stride=1):
-        t = keras.layers.Conv2D(
-            n, k, strides=stride, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name=label
-        )(t)
-        if batch_norm:
-            t = keras.layers.BatchNormalization(name=f"{label}_bn")(t)
-        return keras.layers.Activation("relu", name=f"{label}_relu")(t)
+        layers = conv_block(
+            n, k, name=label, strides=stride, padding="same", batch_norm=batch_norm, kernel_regularizer=reg
+        )
+        return chain(t, layers)
 
     x = conv(inputs, 64, 7, "conv1", stride=2)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
@@ -114,14 +110,8 @@ def build_googlenet(
 
 # --- variants ---------------------------------------------------------------------
 
-
-@register_model("googlenet", family="googlenet")
-def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, batch_norm=False, dropout=0.4, weight_decay=0.0):
-    """GoogLeNet / Inception v1 (2014) on 224x224 images, without auxiliary classifiers."""
-    return build_googlenet(
-        input_shape=input_shape,
-        num_classes=num_classes,
-        batch_norm=batch_norm,
-        dropout=dropout,
-        weight_decay=weight_decay,
-    )
+register_model(
+    "googlenet", family="googlenet",
+    description="GoogLeNet / Inception v1 (2014) on 224x224 images, without auxiliary classifiers.",
+    test_args={"input_shape": (32, 32, 3)},
+)(functools.partial(build_googlenet, name="googlenet"))

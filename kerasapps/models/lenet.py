@@ -13,9 +13,11 @@ reproductions, including this one, drop both.) The course notes' PyTorch CNN
 `input_shape=(32, 32, 3)`.
 """
 
-import keras
+import functools
 
-from kerasapps.models.common import assemble, check_choice
+from kerasapps.errors import check_choice
+from kerasapps.lazy import keras
+from kerasapps.models.common import assemble, conv_block
 from kerasapps.registry import register_model
 
 # --- builder ----------------------------------------------------------------------
@@ -68,21 +70,17 @@ def build_lenet(
     check_choice("c5", c5, ("conv", "dense"))
     Pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
 
-    def conv_block(label, filters):
-        block = [keras.layers.Conv2D(filters, kernel_size, name=label, use_bias=not batch_norm)]
-        if batch_norm:
-            block.append(keras.layers.BatchNormalization(name=f"{label}_bn"))
-        block.append(keras.layers.Activation(activation, name=f"{label}_{activation}"))
-        return block
+    def conv(label, filters):
+        return conv_block(filters, kernel_size, name=label, activation=activation, batch_norm=batch_norm)
 
     layers = [
-        *conv_block("C1", c1_filters),
+        *conv("C1", c1_filters),
         Pool(2, name="S2"),
-        *conv_block("C3", c3_filters),
+        *conv("C3", c3_filters),
         Pool(2, name="S4"),
     ]
     if c5 == "conv":
-        layers += [*conv_block("C5", c5_units), keras.layers.Flatten(name="flatten")]
+        layers += [*conv("C5", c5_units), keras.layers.Flatten(name="flatten")]
     else:
         layers += [
             keras.layers.Flatten(name="flatten"),
@@ -99,32 +97,11 @@ def build_lenet(
 
 # --- variants ---------------------------------------------------------------------
 
-
-@register_model("lenet5", family="lenet", base=build_lenet)
-def lenet5(*, input_shape=(32, 32, 1), num_classes=10, api="sequential", **kwargs):
-    """LeNet-5 as in LeCun et al. 1998: tanh, average pooling, C5 a 5x5 convolution."""
-    return build_lenet(input_shape=input_shape, num_classes=num_classes, api=api, **kwargs)
-
-
-@register_model("lenet5_modern", family="lenet", base=build_lenet)
-def lenet5_modern(
-    *,
-    input_shape=(32, 32, 1),
-    num_classes=10,
-    dropout=0.0,
-    batch_norm=False,
-    api="sequential",
-    **kwargs,
-):
-    """LeNet-5 with ReLU and max pooling, optional dropout and batch normalization."""
-    return build_lenet(
-        input_shape=input_shape,
-        num_classes=num_classes,
-        activation="relu",
-        pooling="max",
-        dropout=dropout,
-        batch_norm=batch_norm,
-        api=api,
-        name="lenet5_modern",
-        **kwargs,
-    )
+register_model(
+    "lenet5", family="lenet",
+    description="LeNet-5 as in LeCun et al. 1998: tanh, average pooling, C5 a 5x5 convolution.",
+)(functools.partial(build_lenet, name="lenet5"))
+register_model(
+    "lenet5_modern", family="lenet",
+    description="LeNet-5 with ReLU and max pooling, optional dropout and batch normalization.",
+)(functools.partial(build_lenet, activation="relu", pooling="max", name="lenet5_modern"))

@@ -29,10 +29,9 @@ equals the coupled weight decay of the paper's SGD (see `common.kernel_regulariz
 
 import functools
 
-import keras
-
-from kerasapps.errors import UserError
-from kerasapps.models.common import check_choice, kernel_regularizer
+from kerasapps.errors import UserError, check_choice
+from kerasapps.lazy import keras
+from kerasapps.models.common import chain, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
@@ -56,8 +55,11 @@ def _bn_relu(x, *, name, relu=True):
 
 
 def _conv_bn(x, filters, kernel, *, stride=1, relu=True, bias, reg, name):
-    x = _conv(x, filters, kernel, stride=stride, bias=bias, reg=reg, name=name)
-    return _bn_relu(x, name=name, relu=relu)
+    layers = conv_block(
+        filters, kernel, name=name, strides=stride, padding="same", batch_norm=True, use_bias=bias,
+        activation="relu" if relu else None, kernel_regularizer=reg,
+    )  # fmt: skip
+    return chain(x, layers)
 
 
 def _shortcut(x, preact, filters, stride, *, kind, version, bias, reg, name):
@@ -107,11 +109,12 @@ def residual_block(x, convs, *, version, shortcut, bias, reg, name):
     y = preact
     for i, (filters, kernel, conv_stride) in enumerate(convs, start=1):
         last = i == len(convs)
-        y = _conv(y, filters, kernel, stride=conv_stride, bias=bias, reg=reg, name=f"{name}_conv{i}")
+        label = f"{name}_conv{i}"
         if version == 1:
-            y = _bn_relu(y, name=f"{name}_conv{i}", relu=not last)
-        elif not last:
-            y = _bn_relu(y, name=f"{name}_conv{i}")
+            y = _conv_bn(y, filters, kernel, stride=conv_stride, relu=not last, bias=bias, reg=reg, name=label)
+        else:
+            y = _conv(y, filters, kernel, stride=conv_stride, bias=bias, reg=reg, name=label)
+            y = y if last else _bn_relu(y, name=label)
     y = keras.layers.Add(name=f"{name}_add")([skip, y])
     return keras.layers.Activation("relu", name=f"{name}_out")(y) if version == 1 else y
 
@@ -175,9 +178,10 @@ def build_resnet(
 
     inputs = keras.Input(shape=input_shape)
     kernel, stride = (3, 1) if stem == "cifar" else (7, 2)
-    x = _conv(inputs, stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
-    if version == 1:  # v2's first block normalizes and activates the stem itself
-        x = _bn_relu(x, name="conv1")
+    if version == 1:
+        x = _conv_bn(inputs, stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
+    else:  # v2's first block normalizes and activates the stem itself
+        x = _conv(inputs, stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
     if stem == "imagenet":
         x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     for s, (filters, blocks, stride) in enumerate(stages, start=2):
@@ -223,6 +227,7 @@ def _register_variants():
         register_model(
             f"resnet{depth}", family="resnet",
             description=f"ResNet-{depth} for 224x224 ImageNet images ({block} blocks, option B shortcuts).",
+            test_args={"input_shape": (32, 32, 3)},
         )(
             functools.partial(
                 build_resnet, stages=stages, block=block, stem="imagenet", stem_filters=64,

@@ -15,13 +15,14 @@ it (tested). A nonzero `recurrent_dropout` rules out the fused cuDNN kernel on a
 GPU, so it defaults to 0.
 """
 
-import keras
+import functools
 
-from kerasapps.errors import UserError
-from kerasapps.models.common import assemble, check_choice
+from kerasapps.errors import check_at_least, check_choice
+from kerasapps.lazy import keras
+from kerasapps.models.common import assemble
 from kerasapps.registry import register_model
 
-CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+CELLS = ("lstm", "gru")
 
 # --- builder ----------------------------------------------------------------------
 
@@ -65,11 +66,10 @@ def build_rnn(
     Raises:
         UserError: an unknown cell or api, or a size below 1.
     """
-    check_choice("cell", cell, tuple(CELLS))
+    check_choice("cell", cell, CELLS)
     for key, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("units", units), ("num_layers", num_layers)):
-        if not isinstance(value, int) or value < 1:
-            raise UserError(f"Model argument {key} must be an integer of at least 1, got {value!r}.")
-    Cell = CELLS[cell]
+        check_at_least(f"model.args.{key}", value)
+    Cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     layers = [keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")]
     for i in range(num_layers):
         label = f"{cell}_{i + 1}" if num_layers > 1 else cell
@@ -93,44 +93,20 @@ def build_rnn(
 
 # --- variants ---------------------------------------------------------------------
 
+SHORT = {"sequence_length": 16, "vocab_size": 100}  # a quick build for tests
 
-@register_model("lstm", family="rnn", base=build_rnn)
-def lstm(*, vocab_size=20000, sequence_length=None, api="sequential", **kwargs):
-    """The course notes' model: Embedding -> LSTM(128) -> Dense(64, relu) -> Dense(1, sigmoid)."""
-    return build_rnn(vocab_size=vocab_size, sequence_length=sequence_length, api=api, name="lstm", **kwargs)
-
-
-@register_model("gru", family="rnn", base=build_rnn)
-def gru(*, vocab_size=20000, sequence_length=None, cell="gru", api="sequential", **kwargs):
-    """The notes' model with a GRU(128) in place of the LSTM."""
-    return build_rnn(
-        vocab_size=vocab_size, sequence_length=sequence_length, cell=cell, api=api, name="gru", **kwargs
-    )
-
-
-@register_model("bilstm", family="rnn", base=build_rnn)
-def bilstm(*, vocab_size=20000, sequence_length=None, units=64, bidirectional=True, api="sequential", **kwargs):
-    """A bidirectional LSTM, 64 units each way (128 concatenated), then the notes' head."""
-    return build_rnn(
-        vocab_size=vocab_size,
-        sequence_length=sequence_length,
-        units=units,
-        bidirectional=bidirectional,
-        api=api,
-        name="bilstm",
-        **kwargs,
-    )
-
-
-@register_model("stacked_lstm", family="rnn", base=build_rnn)
-def stacked_lstm(*, vocab_size=20000, sequence_length=None, units=64, num_layers=2, api="sequential", **kwargs):
-    """Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head."""
-    return build_rnn(
-        vocab_size=vocab_size,
-        sequence_length=sequence_length,
-        units=units,
-        num_layers=num_layers,
-        api=api,
-        name="stacked_lstm",
-        **kwargs,
-    )
+register_model(
+    "lstm", family="rnn", test_args=SHORT,
+    description="The course notes' model: Embedding -> LSTM(128) -> Dense(64, relu) -> Dense(1, sigmoid).",
+)(functools.partial(build_rnn, name="lstm"))
+register_model(
+    "gru", family="rnn", test_args=SHORT, description="The notes' model with a GRU(128) in place of the LSTM."
+)(functools.partial(build_rnn, cell="gru", name="gru"))
+register_model(
+    "bilstm", family="rnn", test_args=SHORT,
+    description="A bidirectional LSTM, 64 units each way (128 concatenated), then the notes' head.",
+)(functools.partial(build_rnn, units=64, bidirectional=True, name="bilstm"))
+register_model(
+    "stacked_lstm", family="rnn", test_args=SHORT,
+    description="Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head.",
+)(functools.partial(build_rnn, units=64, num_layers=2, name="stacked_lstm"))

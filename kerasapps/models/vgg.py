@@ -18,10 +18,9 @@ Weight decay is an L2 term on the conv and dense kernels (`weight_decay`, see
 
 import functools
 
-import keras
-
-from kerasapps.errors import UserError
-from kerasapps.models.common import assemble, check_choice, kernel_regularizer
+from kerasapps.errors import UserError, check_choice
+from kerasapps.lazy import keras
+from kerasapps.models.common import assemble, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
 BLOCKS = {
@@ -81,15 +80,9 @@ def build_vgg(
             continue
         if isinstance(entry, bool) or not isinstance(entry, int) or entry < 1:
             raise UserError(f"Unrecognized block entry {entry!r}: use a number of filters or 'M' (max pool).")
-        label = f"block{stage}_conv{index}"
-        layers.append(
-            keras.layers.Conv2D(
-                entry, 3, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name=label
-            )
+        layers += conv_block(
+            entry, 3, name=f"block{stage}_conv{index}", padding="same", batch_norm=batch_norm, kernel_regularizer=reg
         )
-        if batch_norm:
-            layers.append(keras.layers.BatchNormalization(name=f"{label}_bn"))
-        layers.append(keras.layers.Activation("relu", name=f"{label}_relu"))
         index += 1
     if head == "fc":
         layers.append(keras.layers.Flatten(name="flatten"))
@@ -113,6 +106,7 @@ def _register_variants(depth):
     register_model(
         f"vgg{depth}", family="vgg",
         description=f"VGG-{depth} for 224x224 ImageNet images, the paper's 4096-4096 head.",
+        test_args={"input_shape": (32, 32, 3), "fc_units": 64},
     )(functools.partial(build_vgg, blocks=BLOCKS[depth], name=f"vgg{depth}"))
     register_model(
         f"vgg{depth}_cifar", family="vgg",

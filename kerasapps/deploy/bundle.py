@@ -27,11 +27,16 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from kerasapps import litert, runs
-from kerasapps.config import apply_override, validate
-from kerasapps.errors import UserError
+from kerasapps import runs
+from kerasapps.config import apply_override, load_run_config, validate
+from kerasapps.data import load_experiment_data
+from kerasapps.deploy import convert
+from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
+from kerasapps.errors import UserError, check_choice
+from kerasapps.lazy import keras, tf
+from kerasapps.scores import accuracy, predicted_classes
 
-QUANTIZE = {"none": ("float32",), "float16": ("float16",), "dynamic": ("dynamic",), "int8": ("int8",), "all": litert.VARIANTS}
+QUANTIZE = {"none": ("float32",), "float16": ("float16",), "dynamic": ("dynamic",), "int8": ("int8",), "all": convert.VARIANTS}
 DEFAULT_OUT = "tflite"
 EXPORTS_FILE = "exports.json"
 REPORT_COLUMNS = [
@@ -46,10 +51,9 @@ def variants_for(quantize, io="float"):
     Raises:
         UserError: an unknown `quantize` or `io`, or integer I/O without the int8 variant.
     """
-    if quantize not in QUANTIZE:
-        raise UserError(f"Unrecognized --quantize {quantize!r}. Supported values are: {', '.join(QUANTIZE)}.")
+    check_choice("--quantize", quantize, tuple(QUANTIZE))
     variants = QUANTIZE[quantize]
-    litert.check_variant("int8" if "int8" in variants else variants[0], io)
+    convert.check_variant("int8" if "int8" in variants else variants[0], io)
     return variants
 
 
@@ -77,13 +81,10 @@ def export_run(
             an `io` that does not fit, an empty representative set, an output folder
             that cannot be written.
     """
-    import keras
-
-    from kerasapps.training import prepare_run_data
-
     variants = variants_for(quantize, io)
     run_dir = runs.resolve_run(run, runs_dir)
-    config, dataset, (x_train, _), _ = prepare_run_data(run_dir, data_dir=data_dir, log=log)
+    config = load_run_config(run_dir)
+    dataset, (x_train, _), _ = load_experiment_data(config, data_dir=data_dir, log=log)
     for override in overrides:
         if not override.startswith("export."):
             raise UserError(f"export --set takes export.* keys only (the run's other settings are fixed), got {override!r}.")
@@ -96,7 +97,7 @@ def export_run(
         model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
         representative = None
         if "int8" in variants:
-            litert.check_io_fits(model, io)
+            convert.check_io_fits(model, io)
             representative = _representative_set(x_train, config.export.representative_size, config.seed)
         log(
             f"Exporting {run_dir} ({config.model.name}) to {target}: {', '.join(variants)}; checking each file on "
@@ -108,7 +109,7 @@ def export_run(
         )
         _write_assets(stage, run_dir, spec, dataset.info.class_names)
         report.update(
-            experiment=config.name, run_dir=str(run_dir), dataset=dataset.info.name, test_examples=len(dataset.x_test),
+            experiment=config.name, run_dir=os.path.relpath(run_dir), dataset=dataset.info.name, test_examples=len(dataset.x_test),
             representative_examples=0 if representative is None else len(representative), date=datetime.datetime.now().isoformat(timespec="seconds"),
         )
         runs.write_json(stage / "report.json", report)
@@ -147,31 +148,29 @@ def _representative_set(x_train, size, seed):
 
 def _export_into(stage, model, variants, *, io, allow_flex, representative, x_test, y_test, sequence_length):
     """SavedModel and .tflite files into `stage`, each run on the test split; returns the report."""
-    import tensorflow as tf
-
     keras_scores = model.predict(x_test, batch_size=256, verbose=0)
-    keras_accuracy = litert.accuracy(keras_scores, y_test)
-    litert.export_saved_model(model, stage / "saved_model")
+    keras_accuracy = accuracy(keras_scores, y_test)
+    convert.export_saved_model(model, stage / "saved_model")
     reloaded = tf.saved_model.load(str(stage / "saved_model"))  # keep a reference: it owns the variables
     served = reloaded.serve(tf.constant(x_test[:256])).numpy()
     report = {
         "keras": {
             "test_accuracy": keras_accuracy,
-            "latency_ms": litert.keras_latency_ms(model, x_test),
+            "latency_ms": keras_latency_ms(model, x_test),
             "parameters": int(model.count_params()),
         },
         "saved_model": {"path": "saved_model", "max_abs_diff": float(np.abs(served - keras_scores[:256]).max())},
-        "converted_from": "unrolled twin (recurrent layers, unroll=True)" if litert.has_recurrent_layers(model) else "model",
+        "converted_from": "unrolled twin (recurrent layers, unroll=True)" if convert.has_recurrent_layers(model) else "model",
         "variants": [],
     }
     for variant in variants:
         variant_io = io if variant == "int8" else "float"
-        content = litert.convert(
+        content = convert.convert(
             model, variant, representative=representative, io=variant_io, sequence_length=sequence_length,
             select_tf_ops=allow_flex,
         )
-        ops = litert.op_names(content)
-        litert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
+        ops = convert.op_names(content)
+        convert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
         name = f"{variant}.tflite"
         (stage / name).write_bytes(content)
         row = {"variant": variant, "file": name, "size_kb": round(len(content) / 1024, 1), "io": variant_io, "ops": ops}
@@ -185,13 +184,13 @@ def _export_into(stage, model, variants, *, io, allow_flex, representative, x_te
 
 def _check_file(content, x_test, y_test, keras_scores, keras_accuracy):
     """Run a .tflite file over the test split: accuracy, agreement with Keras, latency."""
-    lite = litert.LiteModel(content)
+    lite = LiteModel(content)
     scores = lite.predict(x_test)
-    accuracy = litert.accuracy(scores, y_test)
+    file_accuracy = accuracy(scores, y_test)
     return {
-        "test_accuracy": accuracy,
-        "accuracy_drop_points": round(100 * (keras_accuracy - accuracy), 2),
-        "agreement": float(np.mean(litert.predicted_classes(scores) == litert.predicted_classes(keras_scores))),
+        "test_accuracy": file_accuracy,
+        "accuracy_drop_points": round(100 * (keras_accuracy - file_accuracy), 2),
+        "agreement": float(np.mean(predicted_classes(scores) == predicted_classes(keras_scores))),
         "max_abs_diff": float(np.abs(scores - keras_scores).max()),
         "latency_ms": lite.latency_ms(x_test),
         "xnnpack": lite.xnnpack,  # False: the XNNPACK delegate refused the graph; builtin kernels ran it
@@ -199,7 +198,7 @@ def _check_file(content, x_test, y_test, keras_scores, keras_accuracy):
 
 
 def _write_assets(stage, run_dir, spec, class_names):
-    (stage / "labels.txt").write_text("".join(f"{name}\n" for name in class_names))
+    runs.write_atomic(stage / "labels.txt", "".join(f"{name}\n" for name in class_names))
     runs.write_json(stage / "preprocessing.json", spec)
     vocabulary = spec.get("vocabulary_file")
     if vocabulary:

@@ -14,12 +14,10 @@ and zero-padded on the right, which the model's `Embedding(mask_zero=True)` mask
 
 import re
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from kerasapps.errors import UserError
-from kerasapps.models.common import check_choice
+from kerasapps.errors import UserError, check_choice
+from kerasapps.lazy import keras, tf
 
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 TRUNCATE = ("end", "start")
@@ -33,8 +31,8 @@ def text_spec(*, sequence_length, vocab_size, standardize="lower_and_strip_punct
     Raises:
         UserError: an unknown `standardize` or `truncate`, or a non-positive size.
     """
-    check_choice("standardize", standardize, STANDARDIZE)
-    check_choice("truncate", truncate, TRUNCATE)
+    check_choice("data.options.standardize", standardize, STANDARDIZE)
+    check_choice("data.options.truncate", truncate, TRUNCATE)
     # the vocabulary needs room for padding, the unknown token and one word
     for key, value, least in (("sequence_length", sequence_length, 1), ("vocab_size", vocab_size, 3)):
         if not isinstance(value, int) or isinstance(value, bool) or value < least:

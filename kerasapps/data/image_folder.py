@@ -13,7 +13,7 @@ Decoding is slow (about 20 s for CIFAR-10's 60,000 JPEGs on 2 cores), so the
 decoded uint8 arrays are cached once as an .npz under $KERASAPPS_CACHE_DIR
 (default ~/.cache/kerasapps), keyed by the source's path, size and modification
 time and the decoded size. Images are decoded by TensorFlow with the same steps
-as `data.images.load_image_file`, which predict uses on single files.
+as `data.image_preprocessing.load_image_file`, which predict uses on single files.
 
 Options (they become the config's `data.options`):
     normalize  "per_channel": scale to [0, 1], then subtract the training set's
@@ -31,12 +31,12 @@ import pathlib
 import tarfile
 
 import numpy as np
-import tensorflow as tf
 
-from kerasapps.data.core import register_dataset
-from kerasapps.data.images import image_dataset, image_spec
+from kerasapps.data.image_preprocessing import image_dataset, image_spec
 from kerasapps.data.tfds_source import load_tfds_arrays
-from kerasapps.errors import DatasetUnavailable, UserError
+from kerasapps.errors import DatasetUnavailable, UserError, check_choice
+from kerasapps.lazy import tf
+from kerasapps.registry import register_dataset
 
 CACHE_DIR_ENV = "KERASAPPS_CACHE_DIR"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -227,7 +227,7 @@ def make_augment(kind, padding=4):
     zero-padding by `padding` and taking a random crop of the original size.
     Zero is the mean pixel after per-channel normalization.
     """
-    _check("augment", kind, AUGMENTATIONS)
+    check_choice("data.options.augment", kind, AUGMENTATIONS)
     if kind == "none":
         return None
 
@@ -252,11 +252,6 @@ def make_augment(kind, padding=4):
     return augment
 
 
-def _check(name, value, choices):
-    if value not in choices:
-        raise UserError(f"Unrecognized {name}={value!r}. Supported values are: {', '.join(choices)}.")
-
-
 def channel_stats(images):
     """Per-channel mean and std of uint8 images (N, H, W, C) on the [0, 1] scale, exact.
 
@@ -276,7 +271,7 @@ def channel_stats(images):
 
 def to_dataset(name, source, arrays, class_names, *, normalize, augment, crop_padding):
     """Build a `Dataset` from uint8 arrays: the spec (with the per-channel statistics) and the augment function."""
-    _check("normalize", normalize, NORMALIZATIONS)
+    check_choice("data.options.normalize", normalize, NORMALIZATIONS)
     augment_fn = make_augment(augment, crop_padding)
     x_train_raw = arrays["train"][0]
     height, width, channels = x_train_raw.shape[1:]

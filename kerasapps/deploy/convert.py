@@ -1,9 +1,7 @@
-"""Keras model -> SavedModel and TFLite (LiteRT) files, and running those files.
+"""Keras model -> SavedModel and TFLite (LiteRT) files, and what a file holds.
 
     export_saved_model(model, "out/saved_model")
     content = convert(model, "int8", representative=x_train[:200], io="int8")
-    lite = LiteModel(content)
-    scores = lite.predict(x_test)          # float scores, (de)quantized as needed
     check_ops(op_names(content), allow_flex=False)
 
 Variants (`VARIANTS`): float32; float16 weights; dynamic-range int8 weights; and
@@ -18,27 +16,19 @@ into `UNIDIRECTIONAL_SEQUENCE_LSTM`. A model with recurrent layers is therefore
 converted through `unrolled_twin`: the same layers and weights with `unroll=True`
 over a fixed sequence length, which needs builtin ops only.
 
-Files are run with the `ai-edge-litert` interpreter (`tf.lite.Interpreter` is
-deprecated).
+Files are run by `kerasapps.deploy.interpreter`.
 """
 
+import functools
 import tempfile
-import time
 
-import keras
 import numpy as np
-import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
-from tensorflow.lite.python import schema_py_generated as tflite_schema
-from tensorflow.lite.tools import flatbuffer_utils
 
-from kerasapps import native_output_silenced
-from kerasapps.errors import UserError
-from kerasapps.training import predicted_classes
+from kerasapps.errors import UserError, check_choice
+from kerasapps.lazy import keras, native_output_silenced, tf
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("float", "int8", "uint8")
-_IO_DTYPES = {"float": tf.float32, "int8": tf.int8, "uint8": tf.uint8}
 
 
 # --- SavedModel -------------------------------------------------------------------
@@ -108,10 +98,8 @@ def unrolled_twin(model, sequence_length=None):
 
 def check_variant(variant, io="float"):
     """Raise `UserError` unless `variant` is known and `io` fits it (integer I/O needs int8)."""
-    if variant not in VARIANTS:
-        raise UserError(f"Unrecognized variant {variant!r}. Supported variants are: {', '.join(VARIANTS)}.")
-    if io not in IO_TYPES:
-        raise UserError(f"Unrecognized io={io!r}. Supported values are: {', '.join(IO_TYPES)}.")
+    check_choice("variant", variant, VARIANTS)
+    check_choice("io", io, IO_TYPES)
     if io != "float" and variant != "int8":
         raise UserError(
             f"--io {io} needs full-integer quantization (--quantize int8 or all); the {variant} variant "
@@ -169,8 +157,8 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
             converter.representative_dataset = _representative_gen(representative)
             ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             if io != "float":
-                converter.inference_input_type = _IO_DTYPES[io]
-                converter.inference_output_type = _IO_DTYPES[io]
+                converter.inference_input_type = tf.as_dtype(io)
+                converter.inference_output_type = tf.as_dtype(io)
         if select_tf_ops:
             ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
         converter.target_spec.supported_ops = ops
@@ -178,7 +166,7 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
             with native_output_silenced(1, 2):  # the converter prints its settings from C++
                 return converter.convert()
         except Exception as error:  # the converter raises several private error types
-            raise UserError(f"Cannot produce the {variant} variant of {model.name}: {_first_line(error)}") from None
+            raise UserError(f"Cannot produce the {variant} variant of {model.name}: {first_line(error)}") from None
 
 
 def _representative_gen(examples):
@@ -189,14 +177,18 @@ def _representative_gen(examples):
     return generate
 
 
-def _first_line(error):
+def first_line(error):
     lines = [line.strip() for line in str(error).splitlines() if "error:" in line] or str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 
 
 # --- what a file holds ------------------------------------------------------------
 
-_BUILTIN_NAMES = {v: k for k, v in vars(tflite_schema.BuiltinOperator).items() if not k.startswith("_")}
+@functools.cache
+def _builtin_names():
+    from tensorflow.lite.python import schema_py_generated as tflite_schema
+
+    return {v: k for k, v in vars(tflite_schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
 def op_names(content):
@@ -205,6 +197,8 @@ def op_names(content):
     Builtin ops by their schema name (CONV_2D...), custom ops by their custom
     code; Select TF ops are custom ops named Flex<TF op> (FlexTensorListReserve).
     """
+    from tensorflow.lite.tools import flatbuffer_utils
+
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
     names = set()
     for code in model.operatorCodes:
@@ -212,7 +206,7 @@ def op_names(content):
             names.add(code.customCode.decode())
         else:
             # schema v3a: builtin codes above 127 live only in builtinCode
-            names.add(_BUILTIN_NAMES[max(code.builtinCode, code.deprecatedBuiltinCode)])
+            names.add(_builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)])
     return sorted(names)
 
 
@@ -224,138 +218,3 @@ def check_ops(ops, *, allow_flex=False, what="the file"):
             f"{what} needs Select TF (Flex) ops {', '.join(flex)}, which phones without the Flex delegate "
             "cannot run; pass --allow-flex to export it anyway."
         )
-
-
-# --- running a file ---------------------------------------------------------------
-
-
-class LiteModel:
-    """A .tflite file (path or bytes) in the LiteRT interpreter, one input and one output.
-
-    Raises `UserError` if the file is not a TFLite model.
-
-    `predict` takes model inputs as the Keras model does (float images, int token
-    ids) and returns float scores: integer I/O is quantized and dequantized with
-    the file's own scale and zero point.
-    """
-
-    def __init__(self, source, *, num_threads=1):
-        self._content = {"model_content": bytes(source)} if isinstance(source, (bytes, bytearray)) else {"model_path": str(source)}
-        self._num_threads = num_threads
-        self.xnnpack = True  # the interpreter's default CPU delegate
-        try:
-            self._load()
-        except ValueError as error:
-            what = "the model bytes" if "model_content" in self._content else source
-            raise UserError(f"Cannot load {what} as a TFLite model: {_first_line(error)}") from None
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-
-    def _load(self):
-        options = {} if self.xnnpack else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
-        with native_output_silenced(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-            self.interpreter = Interpreter(**self._content, num_threads=self._num_threads, **options)
-        self._batch = None
-
-    @property
-    def input_dtype(self):
-        return np.dtype(self.input["dtype"])
-
-    @property
-    def output_dtype(self):
-        return np.dtype(self.output["dtype"])
-
-    def _resize(self, batch):
-        if batch != self._batch:
-            shape = list(self.input["shape_signature"])
-            shape[0] = batch
-            self.interpreter.resize_tensor_input(self.input["index"], shape, strict=False)
-            with native_output_silenced(2):
-                self.interpreter.allocate_tensors()
-            self._batch = batch
-
-    def quantize_input(self, x):
-        """Model inputs -> the file's input dtype (float inputs scaled to int8/uint8 if it wants)."""
-        dtype = self.input_dtype
-        if dtype.kind in "iu" and np.asarray(x).dtype.kind == "f":
-            scale, zero = self.input["quantization"]
-            info = np.iinfo(dtype)
-            x = np.clip(np.round(np.asarray(x) / scale + zero), info.min, info.max)
-        return np.asarray(x).astype(dtype)
-
-    def dequantize_output(self, y):
-        """The file's raw output -> float32 scores."""
-        scale, zero = self.output["quantization"]
-        if self.output_dtype.kind in "iu" and scale:
-            return ((y.astype(np.float32) - zero) * scale).astype(np.float32)
-        return y.astype(np.float32)
-
-    def invoke(self, x):
-        """Run one batch of already-quantized inputs; returns the raw output.
-
-        If the XNNPACK delegate cannot prepare the graph (it refuses the int8 file of
-        a long unrolled LSTM at large batches), the file runs on the builtin kernels
-        from then on, and `xnnpack` turns False.
-        """
-        try:
-            return self._invoke(x)
-        except RuntimeError as error:
-            if not self.xnnpack or "XNNPACK" not in str(error):
-                raise
-        self.xnnpack = False
-        self._load()
-        return self._invoke(x)
-
-    def _invoke(self, x):
-        self._resize(len(x))
-        self.interpreter.set_tensor(self.input["index"], x)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output["index"])
-
-    def predict(self, x, *, batch_size=256):
-        """Float scores for model inputs `x` (N, ...), run `batch_size` at a time
-        (1 runs example by example)."""
-        q = self.quantize_input(x)
-        chunks = [self.dequantize_output(self.invoke(q[i : i + batch_size])) for i in range(0, len(q), batch_size)]
-        return np.concatenate(chunks) if chunks else np.zeros((0,) + tuple(self.output["shape"][1:]), np.float32)
-
-    def latency_ms(self, x, *, repeats=100):
-        """Median milliseconds of one single-input interpreter call (set the input, invoke,
-        read the output) over `repeats` calls on the examples of `x` in turn, after a
-        warm-up call. Inputs are converted to the file's input type beforehand, as a
-        board that feeds int8 or uint8 directly would."""
-        q = self.quantize_input(x[: min(len(x), repeats)])
-        self.invoke(q[:1])
-        times = []
-        for i in range(repeats):
-            example = q[i % len(q)][None]
-            start = time.perf_counter()
-            self.invoke(example)
-            times.append(time.perf_counter() - start)
-        return 1000 * float(np.median(times))
-
-
-def keras_latency_ms(model, x, *, repeats=20, method="predict"):
-    """Median milliseconds of one Keras call on one input: `model.predict` (what a
-    Python app would call) or, with method="call", the model called directly."""
-    if method not in ("predict", "call"):
-        raise UserError(f"Unrecognized method={method!r}. Supported values are: predict, call.")
-
-    def run(example):
-        return model.predict(example, verbose=0) if method == "predict" else model(example, training=False)
-
-    run(x[:1])
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        run(x[i % len(x)][None])
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
-
-
-# --- scores -----------------------------------------------------------------------
-
-
-def accuracy(scores, labels):
-    """Fraction of `scores` whose predicted class equals `labels`."""
-    return float(np.mean(predicted_classes(scores) == np.asarray(labels).reshape(-1)))

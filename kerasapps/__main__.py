@@ -1,0 +1,52 @@
+"""`kerasapps COMMAND ...` (and `python -m kerasapps COMMAND ...`): one door to every command.
+
+`kerasapps train lenet` is `python -m kerasapps.train lenet`; each command keeps
+its own --help. The table below is the only list of commands.
+"""
+
+import importlib
+import sys
+
+COMMANDS = {  # name -> (module with main(argv), one line of help)
+    "train": ("kerasapps.train", "train, evaluate and save an experiment (configs/<name>.yaml)"),
+    "evaluate": ("kerasapps.evaluate", "confusion matrix and per-class report of a finished run"),
+    "tune": ("kerasapps.tune", "keras-tuner search over an experiment's tune.space"),
+    "export": ("kerasapps.export", "SavedModel and TFLite (LiteRT) files of a run, each checked"),
+    "predict": ("kerasapps.predict", "classify image files or texts with a run or a .tflite file"),
+    "models": ("kerasapps.models.__main__", "the registered models: parameters, MACs, layer tables"),
+}
+
+
+def usage():
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    return (
+        "usage: kerasapps COMMAND [ARGS...]\n\n"
+        "Train, tune and deploy the classic networks of a deep-learning course.\n\ncommands:\n"
+        + "\n".join(lines)
+        + "\n\n`kerasapps COMMAND --help` explains each; `kerasapps train lenet` is the place to start."
+    )
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from kerasapps import __version__
+
+        print(f"kerasapps {__version__}")
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"error: unknown command {argv[0]!r}. Commands are: {', '.join(COMMANDS)}.", file=sys.stderr)
+        return 2
+    module_name = COMMANDS[argv[0]][0]
+    from kerasapps.cli import run_main
+
+    sys.argv[0] = f"kerasapps {argv[0]}"  # what `cli.prog` shows in usage lines
+    run_main(importlib.import_module(module_name).main, argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""TensorFlow and Keras, imported on first use and without their C++ start-up chatter.
+
+    from kerasapps.lazy import keras, tf
+
+    keras.layers.Dense(10)   # the first attribute read imports TensorFlow, quietly
+
+Modules that only *mention* Keras (model builders, dataset loaders) can then be
+imported in milliseconds, so `--help`, `--print-config` and the config checks
+never pay the four seconds TensorFlow takes to load. TensorFlow's banner
+(oneDNN, CUDA probing) and the TFLite converter's and interpreter's messages are
+written by C++ straight to the file descriptors, past Python's sys.stderr, so
+only an fd-level redirect holds them back; KERASAPPS_DEBUG=1 lets them through.
+"""
+
+import contextlib
+import importlib
+import os
+import sys
+import types
+
+
+@contextlib.contextmanager
+def native_output_silenced(*fds):
+    """Send what C++ code writes to file descriptors `fds` (default 2) to /dev/null meanwhile."""
+    if os.environ.get("KERASAPPS_DEBUG"):
+        yield
+        return
+    fds = fds or (2,)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = {fd: os.dup(fd) for fd in fds}
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """Import TensorFlow (and probe its devices) once, with the start-up chatter hidden."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    # Level 3 also hides the C++ "E0000 ... oneDNN supports DT_BOOL only on
+    # AVX-512" line that masked RNNs print on every run; real failures still
+    # reach the user as Python exceptions.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with native_output_silenced(2):
+        import tensorflow
+
+        # Probing for GPUs prints CUDA errors on machines without one: do it now.
+        tensorflow.config.list_physical_devices()
+    return tensorflow
+
+
+class LazyModule(types.ModuleType):
+    """A stand-in for module `name` that imports it (TensorFlow first, quietly) on first attribute read."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self._module = None
+
+    def _load(self):
+        if self._module is None:
+            if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" or self.__name__ == "tensorflow":
+                import_tensorflow()
+            with native_output_silenced(2):
+                self._module = importlib.import_module(self.__name__)
+        return self._module
+
+    def __getattr__(self, attribute):
+        return getattr(self._load(), attribute)
+
+
+keras = LazyModule("keras")
+tf = LazyModule("tensorflow")

@@ -1,0 +1,99 @@
+"""The one fit of the suite: a config's model, compiled and trained on its pipelines.
+
+`kerasapps.train` (a run) and `kerasapps.tune` (a trial) both go through
+`build_and_compile` and `fit`, so a change to the pipelines, the NaN check or
+the compile settings reaches both.
+"""
+
+import math
+import sys
+
+import numpy as np
+
+from kerasapps.data import make_pipeline
+from kerasapps.errors import TrainingDiverged
+from kerasapps.lazy import keras, tf
+from kerasapps.models import build_model
+from kerasapps.training.callbacks import StopOnNaN
+from kerasapps.training.optimizers import make_optimizer
+
+
+def seed_everything(seed):
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_experiment_model(config, dataset_info):
+    """Build the config's model with the shapes the data fixes (input shape, classes...).
+
+    With `train.mixed_precision`, layers compute in bfloat16 with float32 weights;
+    the policy is reset afterwards so that nothing else built in this process inherits it.
+    """
+    if config.train.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        return build_model(config.model.name, **{**dataset_info.model_kwargs, **config.model.args})
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def compile_model(model, config, steps_per_epoch):
+    """Compile with the config's optimizer; the loss follows the output (1 unit: binary)."""
+    binary = model.output_shape[-1] == 1
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=config.train.steps_per_execution,
+    )
+    return model
+
+
+def build_and_compile(config, dataset_info, num_train):
+    """The config's model, built for the data and compiled for `num_train` training examples."""
+    model = build_experiment_model(config, dataset_info)
+    return compile_model(model, config, math.ceil(num_train / config.train.batch_size))
+
+
+def fit_verbosity():
+    """A live progress bar on a terminal, one line per epoch in logs and CI."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=None, initial_epoch=0, verbose=None):
+    """Train `model` on in-memory (x, y) arrays through the suite's tf.data pipelines.
+
+    Args:
+        model: a compiled Keras model.
+        config: the experiment config (batch size, epochs, seed).
+        train, validation: (x, y) arrays; an empty validation set is skipped.
+        augment: the dataset's batch augmentation, or None.
+        callbacks: callbacks besides the NaN check, which every fit gets.
+        epochs, initial_epoch: default to the config's epochs and 0 (Hyperband sets both).
+        verbose: Keras verbosity (default: progress bar on a terminal, else a line per epoch).
+
+    Returns:
+        The Keras `History`.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    (x, y), (x_val, y_val) = train, validation
+    batch = config.train.batch_size
+    history = model.fit(
+        make_pipeline(x, y, batch_size=batch, shuffle=True, seed=config.seed, augment=augment),
+        validation_data=make_pipeline(x_val, y_val, batch_size=batch) if len(x_val) else None,
+        epochs=epochs or config.train.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=[*callbacks, StopOnNaN()],
+        verbose=fit_verbosity() if verbose is None else verbose,
+        shuffle=False,  # the pipeline shuffles; Keras would only warn
+    )
+    losses = history.history.get("loss", [])
+    if not all(np.isfinite(losses)):
+        raise TrainingDiverged(
+            f"the loss became NaN at epoch {initial_epoch + len(losses)}. Lower optimizer.learning_rate "
+            f"(now {config.optimizer.learning_rate}) or set optimizer.clipnorm"
+        )
+    return history

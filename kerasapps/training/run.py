@@ -1,0 +1,132 @@
+"""Train, evaluate and save one experiment: a run, the library behind `python -m kerasapps.train`.
+
+    config = load_config("lenet", overrides=["train.epochs=3"])
+    run_dir, metrics = train_and_evaluate(config, data_dir="../shared/data")
+
+A run writes into a fresh folder `saved_models/<experiment>/<run-id>/`:
+config.yaml (resolved, written first), history.csv, tensorboard/, best.keras,
+model.keras, metrics.json, curves.png, labels.txt and any dataset assets.
+Files are written under temporary names and renamed, so an interrupted run
+never leaves a half-written model; `resume=True` continues the newest
+unfinished run of the experiment from its last completed epoch.
+"""
+
+import os
+import platform
+import time
+
+import numpy as np
+
+import kerasapps
+from kerasapps import runs
+from kerasapps.config import config_from_dict, read_yaml, save_config
+from kerasapps.data import load_experiment_data, make_pipeline
+from kerasapps.errors import TrainingDiverged, UserError
+from kerasapps.lazy import keras, tf
+from kerasapps.plots import plot_history
+from kerasapps.training.callbacks import run_callbacks
+from kerasapps.training.fit import build_and_compile, fit, seed_everything
+
+# --- the run ----------------------------------------------------------------------
+
+
+def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, verbose=None, log=print):
+    """Train `config`'s model, evaluate it on the test split and save the run.
+
+    Args:
+        config: a validated `ExperimentConfig`.
+        data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
+        runs_dir: root of run folders (else $KERASAPPS_RUNS_DIR or ./saved_models).
+        resume: continue the newest unfinished run of this experiment, with its saved config.
+        verbose: Keras fit verbosity (default: progress bar on a terminal, else a line per epoch).
+        log: where progress lines go.
+
+    Returns:
+        (run_dir, metrics dict) - the same metrics as run_dir/metrics.json.
+
+    Raises:
+        UserError: bad config or data, or nothing to resume.
+        TrainingDiverged: the loss became NaN.
+    """
+    if resume:
+        run_dir = runs.unfinished_run(config.name, runs_dir)
+        if run_dir is None:
+            raise UserError(
+                f"Nothing to resume: experiment {config.name!r} has no unfinished run under {runs.runs_root(runs_dir)}."
+            )
+        config = config_from_dict(read_yaml(run_dir / runs.CONFIG_FILE), where=str(run_dir / runs.CONFIG_FILE))
+        log(f"Resuming {run_dir} with its saved config.")
+    else:
+        run_dir = runs.new_run_dir(config.name, runs_dir)
+        save_config(config, run_dir / runs.CONFIG_FILE)
+
+    seed_everything(config.seed)
+    dataset, (x_train, y_train), (x_val, y_val) = load_experiment_data(config, data_dir=data_dir, log=log)
+    model = build_and_compile(config, dataset.info, len(x_train))
+    log(
+        f"Training {config.model.name} ({model.count_params():,} parameters) on {dataset.info.name} "
+        f"[{dataset.info.source}]: {len(x_train):,} train / {len(x_val):,} validation / "
+        f"{len(dataset.x_test):,} test examples, {config.train.epochs} epochs. Run folder: {run_dir}"
+    )
+
+    callbacks = run_callbacks(config, run_dir, has_validation=len(x_val) > 0, resume=resume)
+    start = time.perf_counter()
+    try:
+        history = fit(
+            model, config, (x_train, y_train), (x_val, y_val), augment=dataset.augment, callbacks=callbacks,
+            verbose=verbose,
+        )
+    except TrainingDiverged as error:
+        raise TrainingDiverged(f"training stopped: {error}; {run_dir} keeps the history.") from None
+    train_time = time.perf_counter() - start
+
+    test_loss, test_accuracy = model.evaluate(
+        make_pipeline(dataset.x_test, dataset.y_test, batch_size=config.train.batch_size), verbose=0
+    )
+    runs.save_model_atomic(model, run_dir / runs.MODEL_FILE)
+    epochs_done = len(history.epoch)
+    metrics = {
+        "experiment": config.name,
+        "run_dir": str(run_dir),
+        "model": config.model.name,
+        "parameters": int(model.count_params()),
+        "dataset": dataset.info.to_dict(),
+        "examples": {"train": len(x_train), "validation": len(x_val), "test": len(dataset.x_test)},
+        "epochs": _completed_epochs(run_dir),
+        "epochs_this_session": epochs_done,
+        "train_time_s": round(train_time, 2),
+        "train_examples_per_s": round(len(x_train) * epochs_done / train_time, 1) if epochs_done else None,
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "seed": config.seed,
+        "versions": library_versions(),
+    }
+    _write_outputs(run_dir, metrics, dataset)
+    log(f"Test accuracy: {test_accuracy:.2%} (loss {test_loss:.4f}). Saved {run_dir}")
+    return run_dir, metrics
+
+
+def _completed_epochs(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return max(sum(1 for _ in f) - 1, 0)
+
+
+def _write_outputs(run_dir, metrics, dataset):
+    runs.write_atomic(run_dir / "labels.txt", "".join(f"{name}\n" for name in dataset.info.class_names))
+    for name, text in dataset.assets.items():
+        runs.write_atomic(run_dir / name, text)
+    plot_history(run_dir / "history.csv", run_dir / "curves.png", title=f"{metrics['experiment']}: {metrics['model']}")
+    runs.write_json(run_dir / runs.METRICS_FILE, metrics)
+    runs.mark_latest(run_dir)
+
+
+def library_versions():
+    """Versions that make a result reproducible, and the machine it ran on."""
+    return {
+        "kerasapps": kerasapps.__version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+    }

@@ -1,0 +1,88 @@
+"""The package's floors (docs/architecture.md): each module imports only floors below it.
+
+Imports are read from the source (top-level and inside functions alike), so an
+upward import fails here even when it is lazy.
+"""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "kerasapps"
+
+# part -> floor; a part is a top-level module or subpackage of kerasapps
+FLOORS = {
+    "errors": 0, "lazy": 0,
+    "registry": 1, "runs": 1, "geometry": 1, "scores": 1,
+    "data": 2, "models": 2, "plots": 2,
+    "config": 3,
+    "training": 4, "deploy": 4,
+    "search": 5,
+    "cli": 6,
+    "commands": 7,
+}  # fmt: skip
+COMMANDS = {"train", "evaluate", "tune", "export", "predict", "__main__", "models.__main__"}
+
+
+def _part(module):
+    """'kerasapps.training.fit' -> 'training'; a command module -> 'commands'."""
+    name = module.removeprefix("kerasapps.")
+    if name in COMMANDS:
+        return "commands"
+    return name.split(".")[0]
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        yield ".".join(p for p in parts if p != "__init__"), path
+
+
+def _is_module(name):
+    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name).is_dir()
+
+
+def _imports(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kerasapps"):
+            yield node.module
+            if node.module == "kerasapps":  # `from kerasapps import runs`, but not `__version__`
+                yield from (f"kerasapps.{a.name}" for a in node.names if _is_module(a.name))
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name.startswith("kerasapps."))
+
+
+@pytest.mark.parametrize("module, path", list(_modules()), ids=lambda v: v if isinstance(v, str) else "")
+def test_no_module_imports_a_floor_above_its_own(module, path):
+    if module == "kerasapps":
+        return
+    own = _part(module)
+    assert own in FLOORS, f"{module}: add its part {own!r} to FLOORS and to docs/architecture.md"
+    for imported in _imports(path):
+        if imported == "kerasapps":
+            continue
+        other = _part(imported)
+        if other == own:
+            continue
+        assert FLOORS[other] < FLOORS[own], f"{module} imports {imported}: floor {FLOORS[other]} is not below {FLOORS[own]}"
+
+
+def test_deploy_never_imports_the_trainer():
+    for module, path in _modules():
+        if _part(module) == "deploy":
+            assert not [m for m in _imports(path) if _part(m) in ("training", "search")], module
+
+
+def test_importing_every_command_leaves_tensorflow_unloaded():
+    """--help and --print-config stay fast because nothing loads TensorFlow at import."""
+    code = (
+        "import sys, kerasapps.__main__, kerasapps.train, kerasapps.evaluate, kerasapps.tune, kerasapps.export, "
+        "kerasapps.predict, kerasapps.config, kerasapps.models, kerasapps.data; "
+        "from kerasapps.config import load_config; load_config('lenet'); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["False", "False"], result.stderr
