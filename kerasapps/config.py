@@ -25,7 +25,6 @@ from kerasapps import runs
 from kerasapps.data import DATASETS
 from kerasapps.errors import UserError, check_at_least, check_choice, check_positive_number
 from kerasapps.models import MODELS
-from kerasapps.registry import same_kind
 
 CONFIG_DIR_ENV = "KERASAPPS_CONFIG_DIR"
 BUNDLED_CONFIGS = importlib.resources.files("kerasapps") / "configs"  # shipped inside the package
@@ -301,10 +300,9 @@ def get_value(config, key):
     for i, part in enumerate(parts):
         if isinstance(target, dict):
             section, name = ".".join(parts[:i]), ".".join(parts[i:])
-            defaults = _free_key_defaults(config, section) or {}
-            if name not in target and name not in defaults:
-                raise UserError(f"Unknown config key {key!r}: {section} accepts {', '.join(sorted(defaults))}.")
-            return target.get(name, defaults.get(name))
+            registry, entry = _free_key_owner(config, section)
+            registry.check_arguments(entry, {name: None}, where=section)  # an unknown name raises
+            return target.get(name, registry.defaults(entry)[name])
         fields = {f.name for f in dataclasses.fields(target)}
         if part not in fields:
             path = ".".join(parts[:i]) or "the top level"
@@ -316,16 +314,11 @@ def get_value(config, key):
 
 
 def _set_free_key(config, section_path, name, value, key):
-    """Set `model.args.X` or `data.options.X`, typed against the builder's or loader's default."""
+    """Set `model.args.X` or `data.options.X`, checked and typed against the builder's or loader's default."""
     section = ".".join(section_path)
-    defaults = _free_key_defaults(config, section)
-    if defaults is not None and name not in defaults:
-        raise UserError(f"Unknown config key {key!r}: {section} accepts {', '.join(sorted(defaults))}.")
-    default = (defaults or {}).get(name)
-    if default is not None and not same_kind(value, default):
-        raise UserError(
-            f"Config key {key!r} must be {type(default).__name__} like its default {default!r}, got {value!r}."
-        )
+    registry, entry = _free_key_owner(config, section)
+    registry.check_arguments(entry, {name: value}, where=section)
+    default = registry.defaults(entry).get(name)
     if isinstance(default, float) and isinstance(value, int):
         value = float(value)
     if isinstance(default, tuple) and isinstance(value, list):
@@ -340,13 +333,17 @@ def _resolve_section(config, section):
     return target
 
 
-def _free_key_defaults(config, section):
-    """Keyword defaults of the builder (model.args) or loader (data.options); None if unknown."""
+def _free_key_owner(config, section):
+    """The registry and entry whose keyword arguments `section` ("model.args", "data.options") holds.
+
+    Raises:
+        UserError: `section` is neither.
+    """
     if section == "model.args":
-        return MODELS.defaults(config.model.name)
+        return MODELS, config.model.name
     if section == "data.options":
-        return DATASETS.defaults(config.data.name)
-    return None
+        return DATASETS, config.data.name
+    raise UserError(f"Unknown config section {section!r}: only model.args and data.options take free keys.")
 
 
 # --- validation and saving --------------------------------------------------------

@@ -95,7 +95,7 @@ def test_each_kind_of_space_entry_maps_onto_the_config(mnist):
 @pytest.mark.parametrize(
     "space, message",
     [
-        ({"model.args.c1_filter": {"min": 4, "max": 8}}, "Unknown config key 'model.args.c1_filter'"),
+        ({"model.args.c1_filter": {"min": 4, "max": 8}}, "Unknown argument 'model.args.c1_filter' of model"),
         ({"optimizer.lr": {"values": [0.1]}}, "Unknown config key 'optimizer.lr'"),
         ({"model.args.c1_filters": {"min": 16, "max": 4}}, "empty range, min=16 > max=4"),
         ({"train.batch_size": {"values": []}}, "values must be a non-empty list, got []"),
