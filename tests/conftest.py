@@ -20,6 +20,12 @@ def data_dir():
     return pathlib.Path(path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Decoded-image caches (CIFAR-10) go to a folder of this test session, not the user's ~/.cache."""
+    os.environ["KERASAPPS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
     """A private saved_models/ for the test, also for subprocesses."""

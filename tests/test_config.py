@@ -100,3 +100,13 @@ def test_cli_print_config_and_its_errors():
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == ["error: Config key 'train.epochs' must be int, got 'x' (str)."]
+
+
+@pytest.mark.parametrize("experiment", list_experiments())
+def test_every_bundled_experiment_loads_and_builds(experiment):
+    """A new YAML file in kerasapps/configs is tested the moment it is added."""
+    from kerasapps.models import build_model
+
+    config = load_config(experiment)
+    model = build_model(config.model.name, **config.model.args)
+    assert model.count_params() > 0

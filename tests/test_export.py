@@ -184,6 +184,20 @@ def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_
     assert [float(score) for score, _, _ in lines] == pytest.approx([p["score"] for p in int8], abs=1e-4)
 
 
+def test_a_keras_image_run_classifies_image_files_as_its_tflite_does(exported, lenet_run, data_dir, tmp_path):
+    from kerasapps.data.mnist import find_idx_folder, read_idx_folder
+
+    raw = read_idx_folder(find_idx_folder(str(data_dir), ["mnist"]))["test"][0][:4]
+    paths = []
+    for i, image in enumerate(raw):
+        paths.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(image).save(paths[-1])
+    from_run = classify(lenet_run, paths)
+    from_file = classify(exported["dir"] / "float32.tflite", paths)
+    assert [p["label"] for p in from_run] == [p["label"] for p in from_file]
+    np.testing.assert_allclose([p["score"] for p in from_run], [p["score"] for p in from_file], atol=1e-5)
+
+
 def test_predict_needs_the_files_beside_the_tflite(exported, tmp_path):
     lone = tmp_path / "lone" / "model.tflite"
     lone.parent.mkdir()

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from kerasapps import runs
+from kerasapps.cli import run_main
 from kerasapps.config import load_config, read_yaml
 from kerasapps.errors import TrainingDiverged, UserError
 from kerasapps.runs import resolve_run
@@ -94,21 +95,33 @@ def test_nan_loss_stops_with_a_clear_message(data_dir, runs_dir):
         training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
 
 
-def test_evaluate_writes_a_confusion_matrix(data_dir, runs_dir):
+def test_evaluate_writes_a_confusion_matrix_and_a_per_class_report(data_dir, runs_dir, capsys):
+    from kerasapps.evaluate import main as evaluate_main
+
     config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *SMALL])
     run_dir, metrics = training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.evaluate", "lenet"], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(evaluate_main, ["lenet"])
+    assert exit_info.value.code == 0, capsys.readouterr().err
     matrix = pd.read_csv(run_dir / "confusion_matrix.csv", index_col=0)
     assert matrix.shape == (10, 10) and matrix.to_numpy().sum() == 1000
     assert np.trace(matrix.to_numpy()) / 1000 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     assert (run_dir / "confusion_matrix.png").is_file()
+    report = pd.read_csv(run_dir / "classification_report.csv", index_col="class")
+    recall = np.diag(matrix.to_numpy()) / matrix.to_numpy().sum(axis=1)
+    np.testing.assert_allclose(report.loc[[str(i) for i in range(10)], "recall"], recall)
+    assert report.loc["macro avg", "support"] == 1000
 
-    missing = subprocess.run([sys.executable, "-m", "kerasapps.evaluate", "resnet9000"], capture_output=True, text=True)
-    assert missing.returncode == 2 and "No finished run of experiment 'resnet9000'" in missing.stderr
-    assert "Traceback" not in missing.stderr
+    half_written = runs_dir / "lenet" / "half"
+    half_written.mkdir()
+    for name in ("config.yaml", "model.keras"):
+        (half_written / name).write_bytes((run_dir / name).read_bytes())
+    for argv, message in ((["resnet9000"], "No finished run of experiment 'resnet9000'"),
+                          ([str(half_written)], "is not a finished run folder: it has no metrics.json")):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_info:
+            run_main(evaluate_main, argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and "Traceback" not in err
 
 
 def test_offline_run_trains_on_the_fallback_and_says_so(runs_dir, tmp_path):

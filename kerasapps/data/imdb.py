@@ -10,6 +10,7 @@ The reviews become token ids with a `TextVectorization` adapted on the training
 split only (see `kerasapps.data.text_preprocessing`); the vocabulary is a run asset.
 """
 
+import functools
 import os
 import re
 import tarfile
@@ -55,6 +56,9 @@ def _decode(raw, where):
 def read_aclimdb(source):
     """Read the labelled reviews of an aclImdb folder or .tar.gz archive.
 
+    The result is kept in memory for as long as the source is unchanged
+    (train, evaluate, export and the tests read it many times); treat it as read-only.
+
     Returns:
         {"train": (texts, labels), "test": (texts, labels)}: lists of str and
         int32 arrays (neg = 0, pos = 1), ordered by label, then review id.
@@ -62,6 +66,12 @@ def read_aclimdb(source):
     Raises:
         DatasetUnavailable: a split holds no reviews, or the archive or a file cannot be read.
     """
+    stat = os.stat(source)
+    return _read_aclimdb(source, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_aclimdb(source, mtime_ns, size):
     found = []  # (split, label, id, text)
     if os.path.isdir(source):
         for split in ("train", "test"):
@@ -133,7 +143,7 @@ def load_imdb(
     )
     source = find_imdb_source(data_dir)
     if source:
-        splits = read_aclimdb(source)
+        splits = read_aclimdb(source)  # the same object while the source is unchanged: _tokenize's cache key
         where = f"local: {source}"
     else:
         try:
@@ -146,7 +156,7 @@ def load_imdb(
                 f"or run once with network.",
             ) from None
         where = "tfds"
-    vocabulary = adapt_vocabulary(splits["train"][0], spec)
+    vocabulary, x_train, x_test = _tokenize(splits, spec)
     info = DatasetInfo(
         name="imdb",
         source=where,
@@ -155,11 +165,28 @@ def load_imdb(
         preprocessing=spec,
     )
     return Dataset(
-        vectorize(splits["train"][0], spec, vocabulary),
+        x_train,
         splits["train"][1],
-        vectorize(splits["test"][0], spec, vocabulary),
+        x_test,
         splits["test"][1],
         info,
         assets={spec["vocabulary_file"]: vocabulary_text(vocabulary)},
     )
 
+
+_last_tokenized = [None, None, None]  # the splits, the spec, (vocabulary, x_train, x_test): one slot
+
+
+def _tokenize(splits, spec):
+    """Adapt the vocabulary on the training texts and turn both splits into ids, once per splits and spec.
+
+    Adapting and vectorizing 50,000 reviews takes most of loading IMDB; evaluate,
+    export and the tests load the same splits (the same object, from `read_aclimdb`'s
+    cache) with the same spec again in one process.
+    """
+    cached_splits, cached_spec, result = _last_tokenized
+    if cached_splits is not splits or cached_spec != spec:
+        vocabulary = adapt_vocabulary(splits["train"][0], spec)
+        result = vocabulary, vectorize(splits["train"][0], spec, vocabulary), vectorize(splits["test"][0], spec, vocabulary)
+        _last_tokenized[:] = [splits, dict(spec), result]
+    return result

@@ -39,9 +39,11 @@ def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
     truth = dataset.y_test.astype(int).reshape(-1)
     labels = list(range(len(names)))
     matrix = confusion_matrix(truth, predicted, labels=labels)
-    report = pd.DataFrame(
-        classification_report(truth, predicted, labels=labels, target_names=names, output_dict=True, zero_division=0)
-    ).transpose()
+    per_class = classification_report(
+        truth, predicted, labels=labels, target_names=names, output_dict=True, zero_division=0
+    )
+    per_class.pop("accuracy", None)  # a scalar beside the rows; the accuracy is reported on its own
+    report = pd.DataFrame(per_class).transpose().astype({"support": int})
 
     runs.write_atomic(
         run_dir / "confusion_matrix.csv",
