@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasapps.geometry import layer_table
+from kerasapps.geometry import layer_table, weighted_depth
 from kerasapps.models import build_model
 from kerasapps.models.googlenet import InceptionModule
 from kerasapps.models.resnet import ResidualBlock
@@ -30,7 +30,8 @@ def test_resnet152_has_keras_applications_60419944_parameters():
     model = build_model("resnet152")
     assert model.count_params() == 60_419_944  # keras.applications.ResNet152(weights=None)
     weighted = [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
-    assert len(weighted) - 4 == 152  # four projection shortcuts are not counted in the depth
+    assert len(weighted) == 156
+    assert weighted_depth(model) == 152  # the four projection shortcuts run beside the blocks
     keras.backend.clear_session()
 
 
@@ -55,3 +56,41 @@ def test_sequential_block_models_save_reload_and_match_the_functional_one(tmp_pa
     assert [type(layer) for layer in reloaded.layers] == [type(layer) for layer in sequential.layers]
     np.testing.assert_allclose(np.asarray(reloaded(batch, training=False)), expected, rtol=1e-5, atol=1e-6)
     assert len(reloaded.losses) == len(sequential.losses) > 0  # the blocks' weight decay is saved too
+
+
+# --- the notes' table and their verbatim LSTM ----------------------------------------
+
+
+def test_notes_table_rows_build_registered_models_of_the_papers_depth():
+    from kerasapps.course.notes import NOTES_TABLE
+    from kerasapps.models import MODELS
+
+    for row in NOTES_TABLE:
+        if row.model == "resnet152":  # built at full size above
+            continue
+        small = build_model(row.model, **{**MODELS.get(row.model).test_args, "name": row.model})
+        assert weighted_depth(small) == row.paper_depth, row.network  # depth does not depend on the input size
+    keras.backend.clear_session()
+
+
+def test_notes_table_marks_each_contradiction_the_issue_names():
+    from kerasapps.course.notes import NOTES_TABLE, format_notes_table
+
+    text = format_notes_table(NOTES_TABLE, [(1, 1)] * len(NOTES_TABLE))
+    rows = {line.split()[0]: line for line in text.splitlines()[1 : len(NOTES_TABLE) + 1]}
+    for network in ("AlexNet", "ZFNet", "VGG", "GoogLeNet"):
+        assert rows[network].endswith("!"), network
+    assert not rows["ResNet(152)"].endswith("!")
+    for pair in ("60M and 61M", "7.3% and 13.6%", "4M and 6M", "the notes say 7;", "the notes say 19;", "58M"):
+        assert pair in text
+
+
+def test_notes_verbatim_lstm_has_205441_parameters_beside_the_imdb_model():
+    notes = build_model("notes_lstm")
+    assert notes.count_params() == 205_441
+    assert notes.get_layer("lstm").count_params() == 4 * (128 * (256 + 128) + 128)
+    assert notes.input_shape == (None, 10, 256)
+    imdb = build_model("lstm")
+    embedding = imdb.get_layer("embedding").count_params()
+    # The IMDB model is the same head on 128-wide word vectors: its LSTM sees 128 features, not 256.
+    assert imdb.count_params() - embedding == 205_441 - 4 * 128 * (256 - 128)

@@ -110,3 +110,31 @@ register_model(
     "stacked_lstm", family="rnn", test_args=SHORT,
     description="Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head.",
 )(functools.partial(build_rnn, units=64, num_layers=2, name="stacked_lstm"))
+
+
+# --- the notes' model verbatim ------------------------------------------------------
+
+
+def build_notes_lstm(*, timesteps=10, features=256, units=128, dense_units=64, api="sequential", name="notes_lstm"):
+    """The notes' Keras LSTM exactly as printed: `LSTM(128, input_shape=(10, 256))`, Dense(64, relu), Dense(1, sigmoid).
+
+    It reads ready-made vectors (10 steps of 256 features), not token ids: 205,441
+    parameters, 197,120 of them the LSTM's 4 x (128 x (256 + 128) + 128). The
+    IMDB model `lstm` puts an Embedding in front of the same layers. Keras 3
+    takes the printed `input_shape=` from an `Input` instead.
+
+    Returns:
+        An uncompiled `keras.Model` mapping (batch, timesteps, features) floats to P(positive).
+    """
+    layers = [
+        keras.layers.LSTM(units, name="lstm"),
+        keras.layers.Dense(dense_units, activation="relu", name="dense"),
+        keras.layers.Dense(1, activation="sigmoid", name="output"),
+    ]
+    return assemble(layers, input_shape=(timesteps, features), api=api, name=name)
+
+
+register_model(
+    "notes_lstm", family="rnn",
+    description="The notes' Keras LSTM verbatim: LSTM(128, input_shape=(10, 256)) -> Dense(64, relu) -> Dense(1, sigmoid).",
+)(build_notes_lstm)
