@@ -116,3 +116,14 @@ def plot_maps(sections, png_path, title="", columns=16):
         row[0].set_title(caption, fontsize=8, loc="left")
     fig.suptitle(title)
     _save(fig, png_path)
+
+
+def plot_sequence(states, tokens, png_path, title="", max_tokens=80):
+    """A recurrent layer's hidden state as a heat map: one column per token (labelled), one row per unit."""
+    shown = states[:max_tokens]
+    fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(shown) + 2), 4.5))
+    ax.imshow(shown.T, cmap="RdBu_r", aspect="auto", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(shown)), tokens[: len(shown)], rotation=90, fontsize=7)
+    ax.set_ylabel("unit")
+    ax.set_title(title, fontsize=9)
+    _save(fig, png_path)

@@ -42,11 +42,10 @@ def test_resnet152_has_keras_applications_60419944_parameters():
         ("googlenet", {"input_shape": (32, 32, 3), "num_classes": 5, "batch_norm": True, "weight_decay": 1e-4}, InceptionModule),
     ],
 )
-def test_sequential_block_models_save_reload_and_match_the_functional_one(tmp_path, name, args, block):
+def test_sequential_block_models_save_and_reload(tmp_path, name, args, block):
+    """Same parameters and outputs as the Functional graph: test_registry.py compares the two APIs."""
     sequential = build_model(name, api="sequential", **args)
-    functional = build_model(name, api="functional", **args)
     assert isinstance(sequential, keras.Sequential) and any(isinstance(layer, block) for layer in sequential.layers)
-    assert sequential.count_params() == functional.count_params()
     batch = np.random.default_rng(1).random((2, *sequential.input_shape[1:]), dtype=np.float32)
     expected = np.asarray(sequential(batch, training=False))
 
