@@ -17,6 +17,7 @@ EXAMPLES = {  # subcommand -> what it shows
     "padding": "the output-size formula, the 125x49 K5 P2 S2 example (63x25), same padding P = (K-1)/2",
     "pooling": "max vs average pooling, and the notes' pooling-formula erratum",
     "sharing": "4x4 image, 2x2 filter: 16 dense weights vs 4 shared; every CNN's params vs MACs vs a dense net",
+    "gradients": "vanishing gradients: ||dL/dx_t|| per time step, SimpleRNN vs LSTM on IMDB (trains each briefly)",
 }
 SHARING_MODELS = ["lenet5", "alexnet", "zfnet", "vgg16", "googlenet", "resnet152"]
 
@@ -42,6 +43,11 @@ def build_parser():
     parser.add_argument(
         "--models", nargs="+", default=SHARING_MODELS, metavar="MODEL",
         help=f"networks for the `sharing` table (default: {' '.join(SHARING_MODELS)}; builds each: ~1 min)",
+    )  # fmt: skip
+    parser.add_argument("--steps", type=int, default=100, metavar="T", help="review length for `gradients` (default: 100)")
+    parser.add_argument(
+        "--train-examples", type=int, default=2000, metavar="N",
+        help="reviews each network of `gradients` trains on for one epoch before measuring (default: 2000)",
     )  # fmt: skip
     add_common_arguments(parser)
     return parser
@@ -87,6 +93,8 @@ def main(argv):
     for name in wanted:
         if name == "edges":
             show(convolution.edges(mnist_digit(args.data_dir, args.digit)), args.out, name)
+        elif name == "gradients":
+            show_gradients(args)
         elif name == "sharing":
             show(convolution.sharing()[0], args.out, name)
             print_sharing_table(args.models)
@@ -109,6 +117,45 @@ def print_sharing_table(names):
         _, params, macs, dense = sharing_table(build_model(name))[-1]
         print(f"{name:<12}{params:>15,}{macs:>18,}{dense:>22,}{dense / params:>12,.0f}x", flush=True)
         keras.backend.clear_session()
+
+
+def show_gradients(args):
+    """||dL/dx_t|| per step for a SimpleRNN and an LSTM, at initialization and after one short epoch."""
+    import numpy as np
+
+    from kerasapps.course.recurrent import gradient_norms
+    from kerasapps.data import load_dataset
+    from kerasapps.errors import check_at_least
+    from kerasapps.lazy import keras
+    from kerasapps.models import build_model
+    from kerasapps.plots import plot_curves
+
+    check_at_least("--steps", args.steps, 2)
+    check_at_least("--train-examples", args.train_examples, 1)
+    data = load_dataset("imdb", data_dir=args.data_dir, options={"sequence_length": args.steps, "vocab_size": 10000})
+    full = data.x_test[:, -1] != 0  # reviews of at least T tokens: no padding, every step counts
+    ids, labels = data.x_test[full][:256], data.y_test[full][:256]
+    curves = {}
+    print(f"== Vanishing gradients: ||dL/dx_t|| over {args.steps} steps, {len(ids)} IMDB test reviews")
+    print(f"{'network':<28}{'t=1':>11}{'t=T/2':>11}{'t=T':>11}{'t=1 / t=T':>12}")
+    for cell in ("simplernn", "lstm"):
+        keras.utils.set_random_seed(0)
+        model = build_model("lstm", cell=cell, vocab_size=10000, sequence_length=args.steps, name=cell)
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        for stage in ("initial", "after 1 epoch"):
+            if stage != "initial":  # a short plain fit: enough to move the weights, not an experiment run
+                model.fit(data.x_train[: args.train_examples], data.y_train[: args.train_examples], epochs=1,
+                          batch_size=64, verbose=0)  # fmt: skip
+            norms = gradient_norms(model, ids, labels)
+            label = f"{cell}, {stage}"
+            curves[label] = norms
+            print(f"{label:<28}{norms[0]:>11.2e}{norms[len(norms) // 2]:>11.2e}{norms[-1]:>11.2e}"
+                  f"{norms[0] / norms[-1]:>12.2e}", flush=True)  # fmt: skip
+    path = os.path.join(args.out, "gradients.png")
+    plot_curves(curves, path, xlabel="time step t (the loss is taken after step T)", ylabel="||dL/dx_t||",
+                title="Vanishing gradients: SimpleRNN vs LSTM on IMDB", log_y=True)  # fmt: skip
+    print(f"figure: {path}\n")
+    return np.asarray(list(curves.values()))
 
 
 if __name__ == "__main__":

@@ -127,3 +127,18 @@ def plot_sequence(states, tokens, png_path, title="", max_tokens=80):
     ax.set_ylabel("unit")
     ax.set_title(title, fontsize=9)
     _save(fig, png_path)
+
+
+def plot_curves(curves, png_path, *, xlabel, ylabel, title="", log_y=False):
+    """Lines on one axis: `curves` maps a label to its y values (x = 1, 2, ...)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, label=label)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title, fontsize=9)
+    _save(fig, png_path)

@@ -80,3 +80,14 @@ def test_lab_unknown_model_is_one_line_exit_2(tmp_path, capsys):
         run_main(lab.main, ["sharing", "--out", str(tmp_path), "--models", "nope"])
     assert exit_info.value.code == 2
     assert "Unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_gradient_norms_per_step_are_zero_on_padding():
+    from kerasapps.course.recurrent import gradient_norms
+
+    model = build_model("simple_rnn", vocab_size=50, sequence_length=12, units=8, embedding_dim=4)
+    ids = np.random.default_rng(0).integers(1, 50, size=(3, 12)).astype("int32")
+    ids[:, 8:] = 0  # padding after step 8: masked, so the loss does not depend on it
+    norms = gradient_norms(model, ids, np.array([0, 1, 1]))
+    assert norms.shape == (12,)
+    assert np.all(norms[:8] > 0) and np.all(norms[8:] == 0)
