@@ -93,3 +93,16 @@ def test_notes_verbatim_lstm_has_205441_parameters_beside_the_imdb_model():
     embedding = imdb.get_layer("embedding").count_params()
     # The IMDB model is the same head on 128-wide word vectors: its LSTM sees 128 features, not 256.
     assert imdb.count_params() - embedding == 205_441 - 4 * 128 * (256 - 128)
+
+
+# --- tunable widths and kernels -----------------------------------------------------------
+
+
+def test_width_and_kernel_size_build_what_they_say():
+    vgg = build_model("vgg11_cifar", width=0.5, kernel_size=5)
+    convs = [layer for layer in vgg.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 64, 128, 128, 256, 256, 256, 256]
+    assert {c.kernel_size for c in convs} == {(5, 5)}
+    resnet = build_model("resnet20", width=2.0)
+    convs = [layer for layer in resnet.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs[0].filters == 32 and {c.filters for c in convs[1:]} == {32, 64, 128}

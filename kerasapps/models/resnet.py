@@ -35,7 +35,7 @@ equals the coupled weight decay of the paper's SGD (see `common.kernel_regulariz
 
 import functools
 
-from kerasapps.errors import UserError, check_choice
+from kerasapps.errors import UserError, check_choice, check_positive_number
 from kerasapps.lazy import keras
 from kerasapps.models.common import APIS, assemble, chain, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
@@ -231,6 +231,7 @@ def build_resnet(
     block="basic",
     stem="cifar",
     stem_filters=16,
+    width=1.0,
     shortcut="identity",
     version=1,
     conv_bias=False,
@@ -247,6 +248,7 @@ def build_resnet(
         block: "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1 with 4x expansion).
         stem: "cifar" (3x3 conv) or "imagenet" (7x7/2 conv, then 3x3/2 max pool).
         stem_filters: filters of the stem convolution.
+        width: multiplies the stem's and every stage's filters (2.0: a network twice as wide).
         shortcut: where the shape changes, "identity" (subsample and zero-pad the
             channels: option A) or "projection" (1x1 conv + batch norm: option B).
         version: 1 (He et al. 2015) or 2 (pre-activation, He et al. 2016).
@@ -270,7 +272,9 @@ def build_resnet(
     check_choice("stem", stem, STEMS)
     check_choice("version", version, VERSIONS)
     check_choice("api", api, APIS)
+    check_positive_number("model.args.width", width)
     reg = kernel_regularizer(weight_decay)
+    stem_filters = max(1, round(stem_filters * width))
     block_convs = basic_convs if block == "basic" else bottleneck_convs
 
     kernel, stride = (3, 1) if stem == "cifar" else (7, 2)
@@ -281,7 +285,7 @@ def build_resnet(
     if stem == "imagenet":
         stem_layers.append(keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1"))
     blocks = [
-        (block_convs(filters, stride if b == 1 else 1), f"stage{s}_block{b}")
+        (block_convs(max(1, round(filters * width)), stride if b == 1 else 1), f"stage{s}_block{b}")
         for s, (filters, count, stride) in enumerate(stages, start=2)
         for b in range(1, count + 1)
     ]
