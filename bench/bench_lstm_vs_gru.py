@@ -37,16 +37,19 @@ def main(argv=None):
     import keras
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", type=int, default=2000, help="training reviews (default 2000)")
-    parser.add_argument("--test", type=int, default=2000, help="test reviews (default 2000)")
+    parser.add_argument("--train", type=int, default=2000, help="training reviews, a seeded sample (default 2000)")
+    parser.add_argument("--test", type=int, default=2000, help="test reviews, a seeded sample (default 2000)")
     parser.add_argument("--sequence-length", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved LSTM/GRU pairs (default 3)")
     parser.add_argument("--machine-note", default="shared 2-core CPU", help="recorded beside every row")
     args = parser.parse_args(argv)
 
     data = load_dataset("imdb", options={"sequence_length": args.sequence_length, "vocab_size": 10000})
-    x, y = data.x_train[: args.train], data.y_train[: args.train]
-    x_test, y_test = data.x_test[: args.test], data.y_test[: args.test]
+    # The splits are sorted by label: a seeded sample keeps both classes in each subset.
+    rng = np.random.default_rng(0)
+    train = rng.permutation(len(data.x_train))[: args.train]
+    test = rng.permutation(len(data.x_test))[: args.test]
+    x, y, x_test, y_test = data.x_train[train], data.y_train[train], data.x_test[test], data.y_test[test]
     rows = []
     for repeat in range(args.repeats):
         for cell in ("lstm", "gru") if repeat % 2 == 0 else ("gru", "lstm"):

@@ -13,7 +13,7 @@ import string
 import numpy as np
 
 from kerasapps.errors import UserError
-from kerasapps.geometry import conv_output_size, pool_output_size
+from kerasapps.geometry import conv_output_size
 from kerasapps.lazy import keras
 
 

@@ -19,7 +19,7 @@ Two families from the paper:
 A Sequential model cannot branch, so `api="sequential"` makes each block one
 `ResidualBlock` layer (as the keras-io examples do) holding the very layers the
 Functional graph has, under the same names: same parameters and, with the same
-weights, the same outputs (tests/test_course_models.py).
+weights, the same outputs (tests/test_registry.py; saving in tests/test_course_models.py).
 
 Every padding is "same", so each stride-2 layer takes a size to ceil(size / 2):
 224 -> 112 -> 56 -> 28 -> 14 -> 7, the sizes of the paper's Table 1 (whose
