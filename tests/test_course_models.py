@@ -10,8 +10,7 @@ import pytest
 
 from kerasapps.geometry import layer_table, weighted_depth
 from kerasapps.models import build_model
-from kerasapps.models.googlenet import InceptionModule
-from kerasapps.models.resnet import ResidualBlock
+from kerasapps.models.blocks import InceptionModule, ResidualBlock
 
 
 def test_zfnet_has_figure3_sizes_and_62357608_parameters():

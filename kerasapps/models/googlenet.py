@@ -19,7 +19,7 @@ The auxiliary classifiers (training-time only) and the parameter-free local
 response normalization are left out.
 
 A Sequential model cannot branch, so `api="sequential"` makes each module one
-`InceptionModule` layer holding the four branches the Functional graph has.
+`InceptionModule` layer (models/blocks.py) holding the four branches the Functional graph has.
 
 Every padding is "same", so 224 -> 112 -> 56 -> 28 -> 14 -> 7 as in Table 1;
 the paper's 7x7 average pool on the 7x7 map is global average pooling, which
@@ -71,46 +71,6 @@ def apply_inception(x, branches, concat):
     return concat([chain(x, branch) for branch in branches])
 
 
-@keras.saving.register_keras_serializable(package="kerasapps")
-class InceptionModule(keras.layers.Layer):
-    """An Inception module as one Keras layer, so that a `keras.Sequential` model can hold GoogLeNet.
-
-    Its four branches are the layers the Functional graph has, under the same
-    names: same parameters and, given the same weights, the same outputs.
-
-    Args:
-        filters: a row of Table 1 (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
-        batch_norm: batch normalization after every convolution.
-        weight_decay: L2 weight decay on the conv kernels.
-    """
-
-    def __init__(self, filters, *, batch_norm=False, weight_decay=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = tuple(filters)
-        self.batch_norm = batch_norm
-        self.weight_decay = weight_decay
-
-    def build(self, input_shape):
-        reg = kernel_regularizer(self.weight_decay)
-        # Attributes, so that Keras tracks (and saves) every sublayer's weights.
-        self.branches = inception_layers(self.filters, batch_norm=self.batch_norm, reg=reg, name=self.name)
-        self.concat = keras.layers.Concatenate(name=f"{self.name}_concat")
-        apply_inception(keras.KerasTensor(tuple(input_shape)), self.branches, self.concat)  # builds every sublayer
-
-    def call(self, inputs):
-        return apply_inception(inputs, self.branches, self.concat)
-
-    def compute_output_shape(self, input_shape):
-        f1, _, f3, _, f5, proj = self.filters
-        return (*input_shape[:-1], f1 + f3 + f5 + proj)
-
-    def get_config(self):
-        return {
-            **super().get_config(), "filters": self.filters, "batch_norm": self.batch_norm,
-            "weight_decay": self.weight_decay,
-        }  # fmt: skip
-
-
 def build_googlenet(
     *,
     input_shape=(224, 224, 3),
@@ -155,6 +115,8 @@ def build_googlenet(
     head.append(keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions"))
 
     if api == "sequential":
+        from kerasapps.models.blocks import InceptionModule
+
         body = []
         for key, filters in INCEPTION.items():
             body.append(InceptionModule(filters, batch_norm=batch_norm, weight_decay=weight_decay, name=f"inception{key}"))

@@ -17,7 +17,7 @@ Two families from the paper:
   notes' "ResNet(152)") its 60,419,944.
 
 A Sequential model cannot branch, so `api="sequential"` makes each block one
-`ResidualBlock` layer (as the keras-io examples do) holding the very layers the
+`ResidualBlock` layer (models/blocks.py, as the keras-io examples do) holding the very layers the
 Functional graph has, under the same names: same parameters and, with the same
 weights, the same outputs (tests/test_registry.py; saving in tests/test_course_models.py).
 
@@ -49,7 +49,7 @@ BOTTLENECK_EXPANSION = 4
 # --- blocks -----------------------------------------------------------------------
 # A block is made as lists of layers (`block_layers`) and applied by one function
 # (`apply_block`), so the Functional builder and the `ResidualBlock` layer of the
-# Sequential one run the very same layers, with the same names.
+# Sequential one (models/blocks.py) run the very same layers, with the same names.
 
 
 def _conv(filters, kernel, *, stride=1, bias, reg, name):
@@ -164,64 +164,6 @@ def bottleneck_convs(filters, stride):
     return [(filters, 1, stride), (filters, 3, 1), (BOTTLENECK_EXPANSION * filters, 1, 1)]
 
 
-@keras.saving.register_keras_serializable(package="kerasapps")
-class ResidualBlock(keras.layers.Layer):
-    """A residual block as one Keras layer, so that a `keras.Sequential` model can hold a ResNet.
-
-    A Sequential model is a chain and cannot branch; the branch and the shortcut
-    live inside this layer instead (as the keras-io examples do). Its sublayers
-    are the ones `build_resnet(api="functional")` puts in the graph, with the same
-    names, so the two models have the same parameters and, given the same weights,
-    the same outputs.
-
-    Args:
-        convs: list of (filters, kernel, stride), the residual branch.
-        version: 1 (post-activation) or 2 (pre-activation).
-        shortcut: "identity" (option A) or "projection" (option B).
-        conv_bias: give the convolutions a bias.
-        weight_decay: L2 weight decay on the conv kernels (see `common.kernel_regularizer`).
-    """
-
-    def __init__(self, convs, *, version=1, shortcut="identity", conv_bias=False, weight_decay=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.convs = [tuple(c) for c in convs]
-        self.version = version
-        self.shortcut = shortcut
-        self.conv_bias = conv_bias
-        self.weight_decay = weight_decay
-
-    def build(self, input_shape):
-        parts = block_layers(
-            tuple(input_shape[1:]), self.convs, version=self.version, shortcut=self.shortcut, bias=self.conv_bias,
-            reg=kernel_regularizer(self.weight_decay), name=self.name,
-        )  # fmt: skip
-        self.project_preact = parts.pop("project_preact")
-        # Attributes, so that Keras tracks (and saves) every sublayer's weights.
-        self.preact_layers, self.shortcut_layers = parts["preact"], parts["shortcut"]
-        self.branch_layers, self.add_layers, self.out_layers = parts["branch"], parts["add"], parts["out"]
-        apply_block(keras.KerasTensor(tuple(input_shape)), self._parts())  # builds every sublayer
-
-    def _parts(self):
-        return {
-            "preact": self.preact_layers, "shortcut": self.shortcut_layers, "project_preact": self.project_preact,
-            "branch": self.branch_layers, "add": self.add_layers, "out": self.out_layers,
-        }  # fmt: skip
-
-    def call(self, inputs):
-        return apply_block(inputs, self._parts())
-
-    def compute_output_shape(self, input_shape):
-        stride = self.convs[0][2]
-        size = [None if s is None else -(-s // stride) for s in input_shape[1:3]]
-        return (input_shape[0], *size, self.convs[-1][0])
-
-    def get_config(self):
-        return {
-            **super().get_config(), "convs": self.convs, "version": self.version, "shortcut": self.shortcut,
-            "conv_bias": self.conv_bias, "weight_decay": self.weight_decay,
-        }  # fmt: skip
-
-
 # --- builder ----------------------------------------------------------------------
 
 
@@ -296,6 +238,8 @@ def build_resnet(
     ]
     options = {"version": version, "shortcut": shortcut}
     if api == "sequential":
+        from kerasapps.models.blocks import ResidualBlock
+
         residual = [
             ResidualBlock(convs, conv_bias=conv_bias, weight_decay=weight_decay, name=label, **options)
             for convs, label in blocks

@@ -139,6 +139,6 @@ def build_notes_lstm(*, timesteps=10, features=256, units=128, dense_units=64, a
 
 
 register_model(
-    "notes_lstm", family="rnn",
+    "notes_lstm", family="notes",  # not "rnn": it reads vectors, not the token ids every rnn model takes
     description="The notes' Keras LSTM verbatim: LSTM(128, input_shape=(10, 256)) -> Dense(64, relu) -> Dense(1, sigmoid).",
 )(build_notes_lstm)
