@@ -14,6 +14,8 @@ COMMANDS = {  # name -> (module with main(argv), one line of help)
     "export": ("kerasapps.export", "SavedModel and TFLite (LiteRT) files of a run, each checked"),
     "predict": ("kerasapps.predict", "classify image files or texts with a run or a .tflite file"),
     "models": ("kerasapps.models.__main__", "the registered models: parameters, MACs, layer tables"),
+    "lab": ("kerasapps.lab", "the course notes' convolution examples, computed by Keras layers and drawn"),
+    "visualize": ("kerasapps.visualize", "pictures of a trained run: first-layer filters, feature maps, LSTM state"),
 }
 
 

@@ -157,6 +157,23 @@ def layer_table(model):
     return rows
 
 
+def weighted_depth(model):
+    """The most Conv2D and Dense layers on any path from input to output: a network's depth
+    as papers count it (GoogLeNet's 22; a ResNet's 1x1 projection shortcuts run beside
+    the blocks and do not add to it). A block layer of a Sequential ResNet counts as one
+    layer: ask the Functional build."""
+    depth = {id(t): 0 for t in model.inputs}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        own = int(isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)))
+        for node in _nodes_in(model, layer):
+            reached = max((depth[id(t)] for t in node.input_tensors if id(t) in depth), default=0)
+            for t in node.output_tensors:
+                depth[id(t)] = reached + own
+    return max(depth[id(t)] for t in model.outputs)
+
+
 def _nodes_in(model, layer):
     # A Sequential model wraps a Functional graph; either way the nodes that
     # belong to this model are the ones whose outputs it computes.

@@ -63,6 +63,15 @@ class LazyModule(types.ModuleType):
     def __init__(self, name):
         super().__init__(name)
         self._module = None
+        self._on_load = []
+
+    def when_loaded(self, callback):
+        """Call `callback()` once the module is imported (at once if it already is): for code that
+        must subclass it or register with it at import time, such as a custom Keras layer."""
+        if self._module is None:
+            self._on_load.append(callback)
+        else:
+            callback()
 
     def _load(self):
         if self._module is None:
@@ -70,6 +79,8 @@ class LazyModule(types.ModuleType):
                 import_tensorflow()
             with native_output_silenced(2):
                 self._module = importlib.import_module(self.__name__)
+            for callback in self._on_load:
+                callback()
         return self._module
 
     def __getattr__(self, attribute):

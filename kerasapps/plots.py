@@ -1,9 +1,10 @@
-"""PNG figures a run leaves behind: training curves, a confusion matrix, a search's trials."""
+"""PNG figures: training curves, a confusion matrix, a search's trials; the course's grids and feature maps."""
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
@@ -74,3 +75,70 @@ def _save(fig, png_path):
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
+
+
+def plot_grids(panels, png_path, title=""):
+    """Matrices side by side, each a heat map with its values written in: the course notes' drawings.
+
+    `panels` is a list of (caption, 2-D array); arrays larger than 12x12 are drawn without numbers.
+    """
+    columns = min(len(panels), 5)
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax, (caption, matrix) in zip(axes.flat, panels):
+        ax.imshow(matrix, cmap="gray")
+        if max(matrix.shape) <= 12:
+            spread = float(matrix.max() - matrix.min()) or 1.0
+            for (i, j), value in np.ndenumerate(matrix):
+                light = (value - matrix.min()) / spread > 0.5
+                ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=8, color="black" if light else "white")
+        ax.set_title(f"{caption}\n{matrix.shape[0]}x{matrix.shape[1]}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title)
+    _save(fig, png_path)
+
+
+def plot_maps(sections, png_path, title="", columns=16):
+    """Rows of small images (filters, feature maps, a hidden state), one section per caption.
+
+    `sections` is a list of (caption, array of shape (count, height, width)); each
+    section shows at most `columns` images in one row.
+    """
+    fig, axes = plt.subplots(len(sections), columns, figsize=(columns * 0.9, 1.25 * len(sections) + 0.6), squeeze=False)
+    for row, (caption, images) in zip(axes, sections):
+        for k, ax in enumerate(row):
+            ax.axis("off")
+            if k < len(images):
+                ax.imshow(images[k], cmap="viridis", aspect="auto")
+        row[0].set_title(caption, fontsize=8, loc="left")
+    fig.suptitle(title)
+    _save(fig, png_path)
+
+
+def plot_sequence(states, tokens, png_path, title="", max_tokens=80):
+    """A recurrent layer's hidden state as a heat map: one column per token (labelled), one row per unit."""
+    shown = states[:max_tokens]
+    fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(shown) + 2), 4.5))
+    ax.imshow(shown.T, cmap="RdBu_r", aspect="auto", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(shown)), tokens[: len(shown)], rotation=90, fontsize=7)
+    ax.set_ylabel("unit")
+    ax.set_title(title, fontsize=9)
+    _save(fig, png_path)
+
+
+def plot_curves(curves, png_path, *, xlabel, ylabel, title="", log_y=False):
+    """Lines on one axis: `curves` maps a label to its y values (x = 1, 2, ...)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, label=label)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title, fontsize=9)
+    _save(fig, png_path)

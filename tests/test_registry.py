@@ -9,6 +9,7 @@ config checks and the tuner see are the ones the builder really uses.
 (The golden parameter counts at full size are in test_cnn_models.py.)
 """
 
+import keras
 import numpy as np
 import pytest
 
@@ -51,12 +52,24 @@ def test_every_model_runs_forward_with_both_apis_and_its_own_defaults(name):
     assert same.name == MODELS.defaults(name)["name"] == name
 
     if "api" in explicit:
+        # The other API holds the same layers, though a Sequential ResNet or GoogLeNet
+        # nests them in block layers: weights are matched by layer and variable name.
         other_api = "functional" if explicit["api"] == "sequential" else "sequential"
         twin = build_model(name, **{**explicit, "api": other_api})
-        names = [layer.name for layer in twin.layers if type(layer).__name__ != "InputLayer"]
-        assert names == [layer.name for layer in keras_layers]
-        twin.set_weights(model.get_weights())
+        weights = {_weight_key(model, w): w for w in model.weights}
+        assert sorted(_weight_key(twin, w) for w in twin.weights) == sorted(weights)
+        for w in twin.weights:
+            w.assign(weights[_weight_key(twin, w)])
         np.testing.assert_allclose(np.asarray(twin(batch, training=False)), out, rtol=1e-5, atol=1e-6)
+
+
+def _weight_key(model, variable):
+    """A variable's path as a Functional model names it: without the Sequential model's
+    name, and without a block layer's name ('stage2_block1/stage2_block1_conv1/kernel'
+    -> 'stage2_block1_conv1/kernel': a block's sublayers carry its name as a prefix)."""
+    path = variable.path.removeprefix(f"{model.name}/") if isinstance(model, keras.Sequential) else variable.path
+    parts = path.split("/")
+    return "/".join(parts[1:] if len(parts) > 2 and parts[1].startswith(f"{parts[0]}_") else parts)
 
 
 def test_variant_defaults_are_what_it_builds():

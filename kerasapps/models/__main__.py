@@ -3,6 +3,7 @@
     python -m kerasapps.models                     # every model (builds each once: ~1 min)
     python -m kerasapps.models --family resnet     # one family
     python -m kerasapps.models --name resnet20     # layer-by-layer shapes and parameters
+    python -m kerasapps.models --notes             # the course notes' table beside the suite's counts
 """
 
 import argparse
@@ -18,10 +19,12 @@ PUBLISHED = {
     "vgg13": (2014, "133M", "Simonyan & Zisserman, Table 2 (B)"),
     "vgg16": (2014, "138M", "Simonyan & Zisserman, Table 2 (D)"),
     "vgg19": (2014, "144M", "Simonyan & Zisserman, Table 2 (E)"),
+    "zfnet": (2013, "-", "Zeiler & Fergus print no total (the notes: 58M)"),
     "googlenet": (2014, "6.8M", "Szegedy et al., Table 1 column sum (weights only)"),
     "resnet18": (2015, "11.7M", "torchvision (He et al. give 1.8G FLOPs, no count)"),
     "resnet34": (2015, "21.8M", "torchvision (He et al. give 3.6G FLOPs, no count)"),
     "resnet50": (2015, "25.6M", "keras.applications (He et al. give 3.8G FLOPs)"),
+    "resnet152": (2015, "60.4M", "keras.applications (He et al. give 11.3G FLOPs)"),
     "resnet20": (2015, "0.27M", "He et al., Table 6"),
     "resnet32": (2015, "0.46M", "He et al., Table 6"),
     "resnet44": (2015, "0.66M", "He et al., Table 6"),
@@ -39,6 +42,11 @@ def build_parser():
     )
     parser.add_argument("--name", metavar="MODEL", help="show this model layer by layer")
     parser.add_argument("--family", metavar="FAMILY", help="list only this family (lenet, vgg, resnet ...)")
+    parser.add_argument(
+        "--notes", action="store_true",
+        help="print the course notes' table of ILSVRC networks (year, rank, top-5 error, depth, parameters) "
+        "beside the suite's counts and the papers', with the notes' contradictions marked (builds each: ~1 min)",
+    )  # fmt: skip
     parser.add_argument(
         "--input-shape", metavar="H,W,C", help="build with this input shape instead of the model's default"
     )
@@ -113,6 +121,11 @@ def main(argv):
     from kerasapps.geometry import format_table, layer_table
     from kerasapps.models import MODELS, build_model, list_models
 
+    if args.notes:
+        from kerasapps.course.notes import NOTES_TABLE, format_notes_table, suite_counts
+
+        print(format_notes_table(NOTES_TABLE, [suite_counts(row) for row in NOTES_TABLE]))
+        return 0
     input_shape = _parse_shape(args.input_shape) if args.input_shape else None
     if args.name:
         MODELS.get(args.name)

@@ -18,7 +18,7 @@ replacement.
 import functools
 
 from kerasapps.lazy import keras
-from kerasapps.models.common import assemble, conv_block, kernel_regularizer
+from kerasapps.models.common import assemble, classifier_head, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
 # --- builder ----------------------------------------------------------------------
@@ -77,11 +77,7 @@ def build_alexnet(
     conv("conv5", 256, 3, padding=1, conv_groups=groups)
     layers.append(keras.layers.MaxPooling2D(3, strides=2, name="pool5"))
     layers.append(keras.layers.Flatten(name="flatten"))
-    for i in (6, 7):
-        layers.append(keras.layers.Dense(fc_units, activation="relu", kernel_regularizer=reg, name=f"fc{i}"))
-        if dropout:
-            layers.append(keras.layers.Dropout(dropout, name=f"fc{i}_dropout"))
-    layers.append(keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions"))
+    layers += classifier_head(num_classes, units=fc_units, dropout=dropout, reg=reg)
     return assemble(layers, input_shape=input_shape, api=api, name=name)
 
 

@@ -58,6 +58,18 @@ def conv_block(
     return layers
 
 
+def classifier_head(num_classes, *, units, dropout, reg, names=("fc6", "fc7")):
+    """AlexNet's head, which ZFNet keeps: two ReLU dense layers of `units` (named `names`),
+    each followed by dropout if `dropout`, then the softmax layer "predictions"."""
+    layers = []
+    for name in names:
+        layers.append(keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=name))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, name=f"{name}_dropout"))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions"))
+    return layers
+
+
 def kernel_regularizer(weight_decay):
     """L2 regularizer for conv and dense kernels that acts as SGD weight decay, or None.
 

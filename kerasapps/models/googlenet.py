@@ -18,6 +18,9 @@ which are the ones built here.
 The auxiliary classifiers (training-time only) and the parameter-free local
 response normalization are left out.
 
+A Sequential model cannot branch, so `api="sequential"` makes each module one
+`InceptionModule` layer (models/blocks.py) holding the four branches the Functional graph has.
+
 Every padding is "same", so 224 -> 112 -> 56 -> 28 -> 14 -> 7 as in Table 1;
 the paper's 7x7 average pool on the 7x7 map is global average pooling, which
 also lets the network run on smaller images.
@@ -25,8 +28,9 @@ also lets the network run on smaller images.
 
 import functools
 
+from kerasapps.errors import check_choice
 from kerasapps.lazy import keras
-from kerasapps.models.common import chain, conv_block, kernel_regularizer
+from kerasapps.models.common import APIS, assemble, chain, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
@@ -46,19 +50,25 @@ POOL_AFTER = ("3b", "4e")
 # --- builder ----------------------------------------------------------------------
 
 
-def inception_module(x, filters, *, batch_norm, reg, name):
-    """One Inception module; `filters` is a row of Table 1."""
+def inception_layers(filters, *, batch_norm, reg, name):
+    """The four branches of one Inception module, each a list of layers; `filters` is a row of Table 1."""
     f1, r3, f3, r5, f5, proj = filters
 
-    def conv(t, n, k, label):
-        return chain(t, conv_block(n, k, name=label, padding="same", batch_norm=batch_norm, kernel_regularizer=reg))
+    def conv(n, k, label):
+        return conv_block(n, k, name=label, padding="same", batch_norm=batch_norm, kernel_regularizer=reg)
 
-    b1 = conv(x, f1, 1, f"{name}_1x1")
-    b3 = conv(conv(x, r3, 1, f"{name}_3x3_reduce"), f3, 3, f"{name}_3x3")
-    b5 = conv(conv(x, r5, 1, f"{name}_5x5_reduce"), f5, 5, f"{name}_5x5")
-    bp = keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
-    bp = conv(bp, proj, 1, f"{name}_pool_proj")
-    return keras.layers.Concatenate(name=f"{name}_concat")([b1, b3, b5, bp])
+    return [
+        conv(f1, 1, f"{name}_1x1"),
+        conv(r3, 1, f"{name}_3x3_reduce") + conv(f3, 3, f"{name}_3x3"),
+        conv(r5, 1, f"{name}_5x5_reduce") + conv(f5, 5, f"{name}_5x5"),
+        [keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")]
+        + conv(proj, 1, f"{name}_pool_proj"),
+    ]
+
+
+def apply_inception(x, branches, concat):
+    """Run each branch on `x` and concatenate the results in channels."""
+    return concat([chain(x, branch) for branch in branches])
 
 
 def build_googlenet(
@@ -68,6 +78,7 @@ def build_googlenet(
     batch_norm=False,
     dropout=0.4,
     weight_decay=0.0,
+    api="functional",
     name="googlenet",
 ):
     """Build GoogLeNet (Inception v1).
@@ -78,34 +89,49 @@ def build_googlenet(
         batch_norm: batch normalization after every convolution (Inception v2's addition).
         dropout: dropout rate before the classifier (the paper's 0.4).
         weight_decay: L2 weight decay on conv and dense kernels.
+        api: "functional" (every layer in the graph) or "sequential" (each module
+            one `InceptionModule` layer); the same weights either way.
         name: the Keras model name.
 
     Returns:
-        An uncompiled Functional `keras.Model`.
+        An uncompiled `keras.Model`.
     """
+    check_choice("api", api, APIS)
     reg = kernel_regularizer(weight_decay)
-    inputs = keras.Input(shape=input_shape)
 
-    def conv(t, n, k, label, stride=1):
-        layers = conv_block(
-            n, k, name=label, strides=stride, padding="same", batch_norm=batch_norm, kernel_regularizer=reg
-        )
-        return chain(t, layers)
+    def conv(n, k, label, stride=1):
+        return conv_block(n, k, name=label, strides=stride, padding="same", batch_norm=batch_norm, kernel_regularizer=reg)
 
-    x = conv(inputs, 64, 7, "conv1", stride=2)
-    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
-    x = conv(x, 64, 1, "conv2_reduce")
-    x = conv(x, 192, 3, "conv2")
-    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
-    for label, filters in INCEPTION.items():
-        x = inception_module(x, filters, batch_norm=batch_norm, reg=reg, name=f"inception{label}")
-        if label in POOL_AFTER:
-            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool_{label}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    def pool(label):
+        return keras.layers.MaxPooling2D(3, strides=2, padding="same", name=label)
+
+    stem = [
+        *conv(64, 7, "conv1", stride=2), pool("pool1"), *conv(64, 1, "conv2_reduce"), *conv(192, 3, "conv2"),
+        pool("pool2"),
+    ]  # fmt: skip
+    head = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
     if dropout:
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions")(x)
-    return keras.Model(inputs, outputs, name=name)
+        head.append(keras.layers.Dropout(dropout, name="dropout"))
+    head.append(keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions"))
+
+    if api == "sequential":
+        from kerasapps.models.blocks import InceptionModule
+
+        body = []
+        for key, filters in INCEPTION.items():
+            body.append(InceptionModule(filters, batch_norm=batch_norm, weight_decay=weight_decay, name=f"inception{key}"))
+            if key in POOL_AFTER:
+                body.append(pool(f"pool_{key}"))
+        return assemble([*stem, *body, *head], input_shape=input_shape, api=api, name=name)
+    inputs = keras.Input(shape=input_shape)
+    x = chain(inputs, stem)
+    for key, filters in INCEPTION.items():
+        label = f"inception{key}"
+        branches = inception_layers(filters, batch_norm=batch_norm, reg=reg, name=label)
+        x = apply_inception(x, branches, keras.layers.Concatenate(name=f"{label}_concat"))
+        if key in POOL_AFTER:
+            x = pool(f"pool_{key}")(x)
+    return keras.Model(inputs, chain(x, head), name=name)
 
 
 # --- variants ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""ResNet v1 (He, Zhang, Ren, Sun 2015) and v2, built with the Functional API.
+"""ResNet v1 (He, Zhang, Ren, Sun 2015) and v2, with the Functional or the Sequential API.
 
 Two families from the paper:
 
@@ -11,9 +11,15 @@ Two families from the paper:
   `resnet56` 0.85M parameters, as in Table 6 (the exact totals are in
   tests/test_cnn_models.py; they include the batch-norm moving statistics).
 * ImageNet (Table 1): a 7x7/2 conv and a 3x3/2 max pool, four stages of basic
-  (18, 34) or bottleneck (50) blocks, and projection shortcuts where the shape
-  changes (option B). Convolutions carry a bias like keras.applications, so
-  `resnet50` has its 25,636,712 parameters.
+  (18, 34) or bottleneck (50, 152) blocks, and projection shortcuts where
+  the shape changes (option B). Convolutions carry a bias like keras.applications,
+  so `resnet50` has its 25,636,712 parameters and `resnet152` (the course
+  notes' "ResNet(152)") its 60,419,944.
+
+A Sequential model cannot branch, so `api="sequential"` makes each block one
+`ResidualBlock` layer (models/blocks.py, as the keras-io examples do) holding the very layers the
+Functional graph has, under the same names: same parameters and, with the same
+weights, the same outputs (tests/test_registry.py; saving in tests/test_course_models.py).
 
 Every padding is "same", so each stride-2 layer takes a size to ceil(size / 2):
 224 -> 112 -> 56 -> 28 -> 14 -> 7, the sizes of the paper's Table 1 (whose
@@ -29,9 +35,9 @@ equals the coupled weight decay of the paper's SGD (see `common.kernel_regulariz
 
 import functools
 
-from kerasapps.errors import UserError, check_choice
+from kerasapps.errors import UserError, check_choice, check_positive_number
 from kerasapps.lazy import keras
-from kerasapps.models.common import chain, conv_block, kernel_regularizer
+from kerasapps.models.common import APIS, assemble, chain, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
@@ -41,93 +47,121 @@ VERSIONS = (1, 2)
 BOTTLENECK_EXPANSION = 4
 
 # --- blocks -----------------------------------------------------------------------
+# A block is made as lists of layers (`block_layers`) and applied by one function
+# (`apply_block`), so the Functional builder and the `ResidualBlock` layer of the
+# Sequential one (models/blocks.py) run the very same layers, with the same names.
 
 
-def _conv(x, filters, kernel, *, stride=1, bias, reg, name):
-    return keras.layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", use_bias=bias, kernel_regularizer=reg, name=name
-    )(x)
+def _conv(filters, kernel, *, stride=1, bias, reg, name):
+    return [
+        keras.layers.Conv2D(
+            filters, kernel, strides=stride, padding="same", use_bias=bias, kernel_regularizer=reg, name=name
+        )
+    ]
 
 
-def _bn_relu(x, *, name, relu=True):
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-    return keras.layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
+def _bn_relu(*, name):
+    return [keras.layers.BatchNormalization(name=f"{name}_bn"), keras.layers.Activation("relu", name=f"{name}_relu")]
 
 
-def _conv_bn(x, filters, kernel, *, stride=1, relu=True, bias, reg, name):
-    layers = conv_block(
+def _conv_bn(filters, kernel, *, stride=1, relu=True, bias, reg, name):
+    return conv_block(
         filters, kernel, name=name, strides=stride, padding="same", batch_norm=True, use_bias=bias,
         activation="relu" if relu else None, kernel_regularizer=reg,
     )  # fmt: skip
-    return chain(x, layers)
 
 
-def _shortcut(x, preact, filters, stride, *, kind, version, bias, reg, name):
-    """Identity where the shape is kept; otherwise option A ("identity") or B ("projection").
+def _shortcut(input_shape, filters, stride, *, kind, version, bias, reg, name):
+    """The shortcut's layers: none where the shape is kept; otherwise option A ("identity") or B ("projection").
 
-    v2 projects the pre-activated input `preact` with a bare 1x1 conv; v1 projects `x`
-    with a 1x1 conv and batch norm.
+    v2 projects the pre-activated input with a bare 1x1 conv; v1 projects the
+    block's input with a 1x1 conv and batch norm (`apply_block` feeds each its own).
     """
-    channels = x.shape[-1]
+    h, w, channels = input_shape
     if stride == 1 and channels == filters:
-        return x
+        return []
     if kind == "projection":
         if version == 2:
-            return _conv(preact, filters, 1, stride=stride, bias=bias, reg=reg, name=name)
-        return _conv_bn(x, filters, 1, stride=stride, relu=False, bias=bias, reg=reg, name=name)
+            return _conv(filters, 1, stride=stride, bias=bias, reg=reg, name=name)
+        return _conv_bn(filters, 1, stride=stride, relu=False, bias=bias, reg=reg, name=name)
     if filters < channels:
         raise UserError(
             f"Layer {name!r}: an identity shortcut cannot take {channels} channels down to {filters}; "
             f"use shortcut='projection'."
         )
+    layers = []
     if stride != 1:
         # A 1x1 window with stride 2 keeps every other pixel: x[:, ::2, ::2].
-        x = keras.layers.MaxPooling2D(1, strides=stride, padding="same", name=f"{name}_subsample")(x)
+        layers.append(keras.layers.MaxPooling2D(1, strides=stride, padding="same", name=f"{name}_subsample"))
+        h, w = -(-h // stride), -(-w // stride)
     if filters != channels:
         # Zero channels on both sides, from built-in layers only, so that a saved
-        # model loads without custom objects.
-        h, w = x.shape[1], x.shape[2]
+        # Functional model loads without custom objects.
         low = (filters - channels) // 2
-        x = keras.layers.Reshape((h, w, channels, 1), name=f"{name}_to5d")(x)
-        x = keras.layers.ZeroPadding3D(((0, 0), (0, 0), (low, filters - channels - low)), name=f"{name}_zeropad")(x)
-        x = keras.layers.Reshape((h, w, filters), name=f"{name}_to4d")(x)
-    return x
+        layers += [
+            keras.layers.Reshape((h, w, channels, 1), name=f"{name}_to5d"),
+            keras.layers.ZeroPadding3D(((0, 0), (0, 0), (low, filters - channels - low)), name=f"{name}_zeropad"),
+            keras.layers.Reshape((h, w, filters), name=f"{name}_to4d"),
+        ]
+    return layers
 
 
-def residual_block(x, convs, *, version, shortcut, bias, reg, name):
-    """One residual block: `convs` is a list of (filters, kernel, stride), the block's residual branch.
+def block_layers(input_shape, convs, *, version, shortcut, bias, reg, name):
+    """The layers of one residual block on inputs of `input_shape` (H, W, C), by role.
 
+    `convs` is a list of (filters, kernel, stride), the block's residual branch.
     v1 (He et al. 2015): conv-BN-ReLU ..., the last conv without ReLU, add, ReLU.
     v2 (He et al. 2016, pre-activation): BN-ReLU first, then conv, BN-ReLU, conv ...,
     add, and nothing after the addition.
+
+    Returns:
+        A dict of layer lists: "preact", "shortcut", "branch", "add" and "out",
+        and "project_preact": whether the shortcut reads the pre-activated input.
     """
-    preact = _bn_relu(x, name=f"{name}_preact") if version == 2 else x
     out_filters, stride = convs[-1][0], convs[0][2]
-    skip = _shortcut(
-        x, preact, out_filters, stride, kind=shortcut, version=version, bias=bias, reg=reg, name=f"{name}_shortcut"
-    )
-    y = preact
+    branch = []
     for i, (filters, kernel, conv_stride) in enumerate(convs, start=1):
         last = i == len(convs)
         label = f"{name}_conv{i}"
         if version == 1:
-            y = _conv_bn(y, filters, kernel, stride=conv_stride, relu=not last, bias=bias, reg=reg, name=label)
+            branch += _conv_bn(filters, kernel, stride=conv_stride, relu=not last, bias=bias, reg=reg, name=label)
         else:
-            y = _conv(y, filters, kernel, stride=conv_stride, bias=bias, reg=reg, name=label)
-            y = y if last else _bn_relu(y, name=label)
-    y = keras.layers.Add(name=f"{name}_add")([skip, y])
-    return keras.layers.Activation("relu", name=f"{name}_out")(y) if version == 1 else y
+            branch += _conv(filters, kernel, stride=conv_stride, bias=bias, reg=reg, name=label)
+            branch += [] if last else _bn_relu(name=label)
+    return {
+        "preact": _bn_relu(name=f"{name}_preact") if version == 2 else [],
+        "shortcut": _shortcut(
+            input_shape, out_filters, stride, kind=shortcut, version=version, bias=bias, reg=reg,
+            name=f"{name}_shortcut",
+        ),
+        "project_preact": version == 2 and shortcut == "projection",
+        "branch": branch,
+        "add": [keras.layers.Add(name=f"{name}_add")],
+        "out": [keras.layers.Activation("relu", name=f"{name}_out")] if version == 1 else [],
+    }  # fmt: skip
 
 
-def basic_block(x, filters, stride, **kwargs):
+def apply_block(x, parts):
+    """Run the layers of `block_layers` on `x`: shortcut + branch, added."""
+    preact = chain(x, parts["preact"])
+    skip = chain(preact if parts["project_preact"] else x, parts["shortcut"])
+    y = parts["add"][0]([skip, chain(preact, parts["branch"])])
+    return chain(y, parts["out"])
+
+
+def residual_block(x, convs, **kwargs):
+    """One residual block applied to the tensor `x` (Functional API); see `block_layers`."""
+    return apply_block(x, block_layers(tuple(x.shape[1:]), convs, **kwargs))
+
+
+def basic_convs(filters, stride):
     """Two 3x3 convolutions; output has `filters` channels."""
-    return residual_block(x, [(filters, 3, stride), (filters, 3, 1)], **kwargs)
+    return [(filters, 3, stride), (filters, 3, 1)]
 
 
-def bottleneck_block(x, filters, stride, **kwargs):
+def bottleneck_convs(filters, stride):
     """1x1 reduce, 3x3, 1x1 expand (stride on the first 1x1, as keras.applications); 4 x `filters` out."""
-    out = BOTTLENECK_EXPANSION * filters
-    return residual_block(x, [(filters, 1, stride), (filters, 3, 1), (out, 1, 1)], **kwargs)
+    return [(filters, 1, stride), (filters, 3, 1), (BOTTLENECK_EXPANSION * filters, 1, 1)]
 
 
 # --- builder ----------------------------------------------------------------------
@@ -139,32 +173,38 @@ def build_resnet(
     block="basic",
     stem="cifar",
     stem_filters=16,
+    width=1.0,
     shortcut="identity",
     version=1,
     conv_bias=False,
     input_shape=(32, 32, 3),
     num_classes=10,
     weight_decay=0.0,
+    api="functional",
     name="resnet",
 ):
-    """Build a ResNet v1.
+    """Build a ResNet v1 or v2.
 
     Args:
         stages: list of (filters, blocks, stride) per stage; stride applies to its first block.
         block: "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1 with 4x expansion).
         stem: "cifar" (3x3 conv) or "imagenet" (7x7/2 conv, then 3x3/2 max pool).
         stem_filters: filters of the stem convolution.
+        width: multiplies the stem's and every stage's filters (2.0: a network twice as wide).
         shortcut: where the shape changes, "identity" (subsample and zero-pad the
             channels: option A) or "projection" (1x1 conv + batch norm: option B).
+        version: 1 (He et al. 2015) or 2 (pre-activation, He et al. 2016).
         conv_bias: give convolutions a bias (redundant before batch norm; on for
             the ImageNet variants only to match keras.applications' counts).
         input_shape: (height, width, channels).
         num_classes: size of the softmax output.
         weight_decay: L2 weight decay on conv and dense kernels (0 = none).
+        api: "functional" (every layer in the graph) or "sequential" (each block
+            one `ResidualBlock` layer); the same weights either way.
         name: the Keras model name.
 
     Returns:
-        An uncompiled Functional `keras.Model`.
+        An uncompiled `keras.Model`.
 
     Raises:
         UserError: an unknown option value, or an identity shortcut asked to reduce channels.
@@ -173,34 +213,43 @@ def build_resnet(
     check_choice("shortcut", shortcut, SHORTCUTS)
     check_choice("stem", stem, STEMS)
     check_choice("version", version, VERSIONS)
+    check_choice("api", api, APIS)
+    check_positive_number("model.args.width", width)
     reg = kernel_regularizer(weight_decay)
-    make_block = basic_block if block == "basic" else bottleneck_block
+    stem_filters = max(1, round(stem_filters * width))
+    block_convs = basic_convs if block == "basic" else bottleneck_convs
 
-    inputs = keras.Input(shape=input_shape)
     kernel, stride = (3, 1) if stem == "cifar" else (7, 2)
     if version == 1:
-        x = _conv_bn(inputs, stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
+        stem_layers = _conv_bn(stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
     else:  # v2's first block normalizes and activates the stem itself
-        x = _conv(inputs, stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
+        stem_layers = _conv(stem_filters, kernel, stride=stride, bias=conv_bias, reg=reg, name="conv1")
     if stem == "imagenet":
-        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
-    for s, (filters, blocks, stride) in enumerate(stages, start=2):
-        for b in range(1, blocks + 1):
-            x = make_block(
-                x,
-                filters,
-                stride if b == 1 else 1,
-                version=version,
-                shortcut=shortcut,
-                bias=conv_bias,
-                reg=reg,
-                name=f"stage{s}_block{b}",
-            )
-    if version == 2:
-        x = _bn_relu(x, name="post")
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions")(x)
-    return keras.Model(inputs, outputs, name=name)
+        stem_layers.append(keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1"))
+    blocks = [
+        (block_convs(max(1, round(filters * width)), stride if b == 1 else 1), f"stage{s}_block{b}")
+        for s, (filters, count, stride) in enumerate(stages, start=2)
+        for b in range(1, count + 1)
+    ]
+    head = _bn_relu(name="post") if version == 2 else []
+    head += [
+        keras.layers.GlobalAveragePooling2D(name="avg_pool"),
+        keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions"),
+    ]
+    options = {"version": version, "shortcut": shortcut}
+    if api == "sequential":
+        from kerasapps.models.blocks import ResidualBlock
+
+        residual = [
+            ResidualBlock(convs, conv_bias=conv_bias, weight_decay=weight_decay, name=label, **options)
+            for convs, label in blocks
+        ]
+        return assemble([*stem_layers, *residual, *head], input_shape=input_shape, api=api, name=name)
+    inputs = keras.Input(shape=input_shape)
+    x = chain(inputs, stem_layers)
+    for convs, label in blocks:
+        x = residual_block(x, convs, bias=conv_bias, reg=reg, name=label, **options)
+    return keras.Model(inputs, chain(x, head), name=name)
 
 
 # --- variants ---------------------------------------------------------------------
@@ -211,6 +260,7 @@ IMAGENET = {
     18: ("basic", [2, 2, 2, 2]),
     34: ("basic", [3, 4, 6, 3]),
     50: ("bottleneck", [3, 4, 6, 3]),
+    152: ("bottleneck", [3, 8, 36, 3]),
 }
 
 

@@ -6,7 +6,7 @@ The notes' Keras model, fed by token ids through an embedding that masks padding
     -> Dense(64, relu) -> Dense(1, sigmoid)
 
 trained with binary cross-entropy and Adam. Variants from the same notes are
-arguments of one builder: a GRU cell, a bidirectional layer, stacked layers,
+arguments of one builder: a GRU or a plain SimpleRNN cell, a bidirectional layer, stacked layers,
 dropout on the cell inputs and on the recurrent state.
 
 Masking: id 0 is padding. The embedding's mask makes every recurrent layer skip
@@ -22,7 +22,7 @@ from kerasapps.lazy import keras
 from kerasapps.models.common import assemble
 from kerasapps.registry import register_model
 
-CELLS = ("lstm", "gru")
+CELLS = ("lstm", "gru", "simplernn")
 
 # --- builder ----------------------------------------------------------------------
 
@@ -49,7 +49,7 @@ def build_rnn(
         vocab_size: number of token ids (0 = padding, masked).
         sequence_length: ids per example; None accepts any length.
         embedding_dim: width of the word vectors.
-        cell: "lstm" or "gru".
+        cell: "lstm", "gru" or "simplernn" (h_t = tanh(W x_t + U h_t-1 + b): the notes' plain RNN).
         units: state size of each recurrent layer (per direction).
         num_layers: recurrent layers stacked; all but the last return sequences.
         bidirectional: wrap each recurrent layer in `Bidirectional` (concatenated).
@@ -69,7 +69,7 @@ def build_rnn(
     check_choice("cell", cell, CELLS)
     for key, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("units", units), ("num_layers", num_layers)):
         check_at_least(f"model.args.{key}", value)
-    Cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    Cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simplernn": keras.layers.SimpleRNN}[cell]
     layers = [keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")]
     for i in range(num_layers):
         label = f"{cell}_{i + 1}" if num_layers > 1 else cell
@@ -103,6 +103,10 @@ register_model(
     "gru", family="rnn", test_args=SHORT, description="The notes' model with a GRU(128) in place of the LSTM."
 )(functools.partial(build_rnn, cell="gru", name="gru"))
 register_model(
+    "simple_rnn", family="rnn", test_args=SHORT,
+    description="The notes' model with a SimpleRNN(128), the plain RNN whose gradients vanish over long reviews.",
+)(functools.partial(build_rnn, cell="simplernn", name="simple_rnn"))
+register_model(
     "bilstm", family="rnn", test_args=SHORT,
     description="A bidirectional LSTM, 64 units each way (128 concatenated), then the notes' head.",
 )(functools.partial(build_rnn, units=64, bidirectional=True, name="bilstm"))
@@ -110,3 +114,31 @@ register_model(
     "stacked_lstm", family="rnn", test_args=SHORT,
     description="Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head.",
 )(functools.partial(build_rnn, units=64, num_layers=2, name="stacked_lstm"))
+
+
+# --- the notes' model verbatim ------------------------------------------------------
+
+
+def build_notes_lstm(*, timesteps=10, features=256, units=128, dense_units=64, api="sequential", name="notes_lstm"):
+    """The notes' Keras LSTM exactly as printed: `LSTM(128, input_shape=(10, 256))`, Dense(64, relu), Dense(1, sigmoid).
+
+    It reads ready-made vectors (10 steps of 256 features), not token ids: 205,441
+    parameters, 197,120 of them the LSTM's 4 x (128 x (256 + 128) + 128). The
+    IMDB model `lstm` puts an Embedding in front of the same layers. Keras 3
+    takes the printed `input_shape=` from an `Input` instead.
+
+    Returns:
+        An uncompiled `keras.Model` mapping (batch, timesteps, features) floats to P(positive).
+    """
+    layers = [
+        keras.layers.LSTM(units, name="lstm"),
+        keras.layers.Dense(dense_units, activation="relu", name="dense"),
+        keras.layers.Dense(1, activation="sigmoid", name="output"),
+    ]
+    return assemble(layers, input_shape=(timesteps, features), api=api, name=name)
+
+
+register_model(
+    "notes_lstm", family="notes",  # not "rnn": it reads vectors, not the token ids every rnn model takes
+    description="The notes' Keras LSTM verbatim: LSTM(128, input_shape=(10, 256)) -> Dense(64, relu) -> Dense(1, sigmoid).",
+)(build_notes_lstm)

@@ -18,7 +18,7 @@ Weight decay is an L2 term on the conv and dense kernels (`weight_decay`, see
 
 import functools
 
-from kerasapps.errors import UserError, check_choice
+from kerasapps.errors import UserError, check_at_least, check_choice, check_positive_number
 from kerasapps.lazy import keras
 from kerasapps.models.common import assemble, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
@@ -37,6 +37,8 @@ HEADS = ("fc", "global")
 def build_vgg(
     *,
     blocks,
+    kernel_size=3,
+    width=1.0,
     input_shape=(224, 224, 3),
     num_classes=1000,
     batch_norm=False,
@@ -50,7 +52,9 @@ def build_vgg(
     """Build a VGG network from a block spec.
 
     Args:
-        blocks: list of ints (3x3 conv filters) and "M" (2x2 max pool, stride 2).
+        blocks: list of ints (conv filters) and "M" (2x2 max pool, stride 2).
+        kernel_size: every convolution's kernel (the paper's 3; "same" padding keeps the size).
+        width: multiplies every block's filters (0.5 halves the network's width).
         input_shape: (height, width, channels).
         num_classes: size of the softmax output.
         batch_norm: batch normalization after every convolution (convs then have no bias).
@@ -71,6 +75,8 @@ def build_vgg(
         GeometryError: the input is too small for the pools (names the pool).
     """
     check_choice("head", head, HEADS)
+    check_at_least("model.args.kernel_size", kernel_size)
+    check_positive_number("model.args.width", width)
     reg = kernel_regularizer(weight_decay)
     layers, stage, index = [], 1, 1
     for entry in blocks:
@@ -81,8 +87,9 @@ def build_vgg(
         if isinstance(entry, bool) or not isinstance(entry, int) or entry < 1:
             raise UserError(f"Unrecognized block entry {entry!r}: use a number of filters or 'M' (max pool).")
         layers += conv_block(
-            entry, 3, name=f"block{stage}_conv{index}", padding="same", batch_norm=batch_norm, kernel_regularizer=reg
-        )
+            max(1, round(entry * width)), kernel_size, name=f"block{stage}_conv{index}", padding="same",
+            batch_norm=batch_norm, kernel_regularizer=reg,
+        )  # fmt: skip
         index += 1
     if head == "fc":
         layers.append(keras.layers.Flatten(name="flatten"))

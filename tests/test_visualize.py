@@ -1,0 +1,69 @@
+"""`python -m kerasapps.visualize`: first-layer filters and feature maps of a trained LeNet run,
+and the hidden state of a trained LSTM run over a review's tokens."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasapps import visualize
+from kerasapps.cli import run_main
+from kerasapps.config import load_config
+from kerasapps.course import pictures
+from kerasapps.training import train_and_evaluate
+
+QUIET = ["train.epochs=1", "train.batch_size=64", "callbacks.tensorboard=false"]
+
+
+def _train(name, overrides, data_dir, root):
+    config = load_config(name, overrides=[*QUIET, *overrides])
+    run_dir, _ = train_and_evaluate(config, data_dir=str(data_dir), runs_dir=root, verbose=0, log=lambda _: None)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def lenet_run(tmp_path_factory, data_dir):
+    return _train("lenet", ["data.limit_train=512", "data.limit_test=64"], data_dir, tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="module")
+def lstm_run(tmp_path_factory, data_dir):
+    overrides = [
+        "data.limit_train=256", "data.limit_test=64", "data.options.sequence_length=32",
+        "data.options.vocab_size=500", "model.args.embedding_dim=8", "model.args.units=8",
+    ]  # fmt: skip
+    return _train("lstm", overrides, data_dir, tmp_path_factory.mktemp("runs"))
+
+
+def test_feature_maps_of_every_conv_layer_with_names_and_shapes(lenet_run, data_dir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(visualize.main, [str(lenet_run), "--data-dir", str(data_dir)])
+    assert exit_info.value.code == 0
+    assert (lenet_run / "visualize.png").stat().st_size > 10_000
+    model = keras.saving.load_model(lenet_run / "model.keras")
+    image = np.random.default_rng(0).random((32, 32, 1), dtype=np.float32)
+    maps = pictures.feature_maps(model, image)
+    assert [(name, shape) for name, shape, _ in maps] == [("C1", (28, 28, 6)), ("C3", (10, 10, 16)), ("C5", (1, 1, 120))]
+    conv, filters = pictures.first_filters(model)
+    assert filters.shape == (6, 5, 5)
+    np.testing.assert_allclose(filters[2], np.asarray(conv.kernel)[:, :, 0, 2])  # one input channel: the kernel itself
+
+
+def test_hidden_state_over_the_tokens_ends_in_the_lstm_output(lstm_run, tmp_path):
+    out = tmp_path / "state.png"
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(visualize.main, [str(lstm_run), "a quietly brilliant film with a dull ending", "--out", str(out)])
+    assert exit_info.value.code == 0 and out.stat().st_size > 5_000
+
+    model = keras.saving.load_model(lstm_run / "model.keras")
+    ids = np.array([5, 17, 42, 9] + [0] * 28, dtype="int32")  # the run's 32 ids, padded
+    name, states = pictures.hidden_states(model, ids)
+    assert name == "lstm" and states.shape == (4, 8)  # padding steps are left out
+    last = keras.Model(model.inputs[0], model.get_layer("lstm").output)(ids[None])
+    np.testing.assert_allclose(states[-1], np.asarray(last)[0], rtol=1e-5, atol=1e-6)  # the masked LSTM's answer
+
+
+def test_wrong_input_kind_is_one_line_exit_2(lenet_run, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(visualize.main, [str(lenet_run), "no_such_image.png"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: No image file no_such_image.png."
