@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
+
 from kerasapps.__main__ import COMMANDS
 from kerasapps.__main__ import main as kerasapps_main
 
