@@ -24,6 +24,7 @@ import tempfile
 
 import numpy as np
 
+from kerasapps.deploy.app_graph import app_model
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, native_output_silenced, tf
 
@@ -116,7 +117,7 @@ def check_io_fits(model, io):
         )
 
 
-def convert(model, variant, *, representative=None, io="float", sequence_length=None, select_tf_ops=False):
+def convert(model, variant, *, representative=None, io="float", sequence_length=None, select_tf_ops=False, spec=None):
     """Convert a Keras model to the bytes of a .tflite file.
 
     Args:
@@ -127,6 +128,9 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
         io: input and output type of the int8 variant: "float", "int8" or "uint8".
         sequence_length: time steps to unroll a recurrent model whose input length is open.
         select_tf_ops: let the converter fall back to Select TF (Flex) ops.
+        spec: the run's preprocessing spec; given, the file holds the graph an app feeds
+            (`app_graph.app_model`: RGB pixels in for images, one score per class out),
+            and `representative` holds that graph's inputs.
 
     Raises:
         UserError: a bad variant or io, an empty representative set, integer I/O on a
@@ -136,6 +140,8 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
     check_variant(variant, io)
     if has_recurrent_layers(model):
         model = unrolled_twin(model, sequence_length)
+    if spec is not None:
+        model = app_model(model, spec)
     if variant == "int8":
         if representative is None or len(representative) == 0:
             raise UserError(
