@@ -57,10 +57,15 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
+_INFERENCE_ONLY = {"unroll": True, "dropout": 0.0, "recurrent_dropout": 0.0}
+
+
 def _unroll_config(config):
-    """A layer config with every nested `unroll` flag (Bidirectional holds two layers) set."""
+    """A layer config with every nested `unroll` flag (Bidirectional holds two layers) set,
+    and no dropout: a recurrent layer with dropout keeps a seed-generator variable,
+    which becomes a second subgraph (CALL_ONCE) that MediaPipe's classifiers refuse."""
     if isinstance(config, dict):
-        return {k: True if k == "unroll" else _unroll_config(v) for k, v in config.items()}
+        return {k: _INFERENCE_ONLY[k] if k in _INFERENCE_ONLY else _unroll_config(v) for k, v in config.items()}
     if isinstance(config, list):
         return [_unroll_config(v) for v in config]
     return config
