@@ -21,8 +21,9 @@ from kerasapps.lazy import keras
 # Splits a review as MediaPipe's regex tokenizer will, close to Keras'
 # "lower_and_strip_punctuation" + whitespace split: HTML line breaks, white space
 # and punctuation other than the apostrophe (the vocabulary file lists the
-# contractions) end a token. RE2 syntax and Python's agree on this pattern.
-TEXT_DELIMITER = r"""(?:<br\s*/?>|[\s!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])+"""
+# contractions) end a token. White space is spelled out: RE2's \s is ASCII only, Python's
+# is not; written so, RE2 and Python's `re` split alike.
+TEXT_DELIMITER = r"""(?:<br[ \t\n\r\f]*/?>|[ \t\n\r\f!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])+"""
 
 
 def reads_text(spec):
