@@ -4,11 +4,13 @@ The old runtime (tflite-runtime 2.14) needs NumPy 1, which TensorFlow 2.21 does 
 allow beside it: bench/old_runtime.py checks the files in a venv of its own.
 """
 
+import subprocess
+
+import mediapipe as mp
 import numpy as np
 import pytest
 from mediapipe.tasks.python import BaseOptions, text, vision
 
-import mediapipe as mp
 from kerasapps import runs
 from kerasapps.cli import run_main
 from kerasapps.config import load_config, load_run_config
@@ -17,6 +19,7 @@ from kerasapps.data.imdb import find_imdb_source, read_aclimdb
 from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.deploy import classify, convert, export_run, metadata
 from kerasapps.deploy.app_graph import app_inputs
+from kerasapps.errors import UserError
 from kerasapps.lazy import keras
 from kerasapps.predict import main as predict_main
 from kerasapps.scores import predicted_classes
@@ -35,18 +38,18 @@ TINY_LSTM = [
 TEST_REVIEWS = 200
 
 
-def _train_and_export(name, overrides, quantize, data_dir, tmp_path_factory):
+def _train_and_export(name, overrides, quantize, data_dir, tmp_path_factory, **export_options):
     config = load_config(name, overrides=overrides)
     run_dir, _ = train_and_evaluate(config, data_dir=str(data_dir), runs_dir=tmp_path_factory.mktemp("runs"), verbose=0, log=lambda _: None)
     out = tmp_path_factory.mktemp("tflite")
-    report = export_run(run_dir, quantize=quantize, out=out, data_dir=data_dir, log=lambda _: None)
+    report = export_run(run_dir, quantize=quantize, out=out, data_dir=data_dir, log=lambda _: None, **export_options)
     return run_dir, out / name, report
 
 
 @pytest.fixture(scope="module")
 def lenet(data_dir, tmp_path_factory):
     """A LeNet trained one epoch on 1,800 MNIST digits, every variant exported; its 300 test digits as RGB."""
-    run_dir, folder, report = _train_and_export("lenet", SMALL_LENET, "all", data_dir, tmp_path_factory)
+    run_dir, folder, report = _train_and_export("lenet", SMALL_LENET, "all", data_dir, tmp_path_factory, c_array=True)
     dataset, _, _ = load_experiment_data(load_run_config(run_dir), data_dir=data_dir, log=lambda _: None)
     model = keras.saving.load_model(run_dir / "model.keras")
     pixels = app_inputs(dataset.x_test, dataset.info.preprocessing).astype(np.uint8)
@@ -127,6 +130,36 @@ def test_integer_input_carries_no_normalization(lenet):
     described = metadata.describe_image_classifier(name="lenet", description="d", size=(28, 28), io="uint8")
     facts = metadata.read_metadata(metadata.with_metadata(content, described, {"labels.txt": b"a\nb\n"}))
     assert facts["normalized"] is False and facts["labels"] == ["a", "b"]
+
+
+# --- microcontrollers ----------------------------------------------------------------
+
+
+def test_format_c_writes_the_int8_model_as_a_c_array_that_compiles(lenet, tmp_path):
+    folder, c = lenet["dir"], lenet["report"]["c_array"]
+    header = (folder / "model_data.h").read_text()
+    assert f"constexpr std::size_t kTensorArenaSize = {c['tensor_arena_bytes']};" in header
+    # the largest activation (LeNet's first conv output, 28x28x6 int8 after padding to 32x32) fits
+    assert 32 * 32 * 6 < c["tensor_arena_bytes"] < 256 * 1024
+    source = (folder / "model_data.cc").read_text()
+    array = bytes(int(b, 16) for b in source.split("{", 1)[1].split("}", 1)[0].replace(",", " ").split())
+    assert len(array) == c["bytes"] and array[4:8] == b"TFL3"
+    with pytest.raises(UserError, match="no TFLite metadata"):  # a microcontroller reads none: not packed in
+        metadata.read_metadata(array)
+    main = tmp_path / "main.cc"
+    main.write_text('#include "model_data.h"\nint main() { return g_model_data_len > 0 && kTensorArenaSize > 0 ? 0 : 1; }\n')
+    built = subprocess.run(["g++", "-std=c++17", f"-I{folder}", str(folder / "model_data.cc"), str(main), "-o", str(tmp_path / "m")],
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    assert subprocess.run([str(tmp_path / "m")]).returncode == 0
+
+
+def test_format_c_needs_the_int8_variant(lenet, capsys):
+    from kerasapps.export import main as export_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(export_main, [str(lenet["run"]), "--quantize", "float16", "--format", "c"])
+    assert exit_info.value.code == 2 and "--format c writes the int8 model" in capsys.readouterr().err
 
 
 # --- bad input to predict -----------------------------------------------------------

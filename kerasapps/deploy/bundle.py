@@ -37,6 +37,7 @@ from kerasapps.config import apply_override, load_run_config, validate
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import convert, metadata
 from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, reads_text
+from kerasapps.deploy.c_array import c_array_files, planned_arena_bytes
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, tf
@@ -64,7 +65,7 @@ def variants_for(quantize, io="float"):
 
 
 def export_run(
-    run, *, quantize="all", io="float", allow_flex=False, out=None, data_dir=None, runs_dir=None,
+    run, *, quantize="all", io="float", allow_flex=False, c_array=False, out=None, data_dir=None, runs_dir=None,
     overrides=(), log=print,
 ):
     """Export run `run` (a folder, or an experiment name for its newest run).
@@ -73,6 +74,8 @@ def export_run(
         quantize: "none" (float32), "float16", "dynamic", "int8" or "all".
         io: input/output type of the int8 file: "float", "int8" or "uint8".
         allow_flex: keep a file that needs Select TF (Flex) ops instead of refusing it.
+        c_array: also write the int8 model as a C array for TensorFlow Lite Micro
+            (model_data.cc/.h, with its tensor-arena size).
         out: root folder; files go to `<out>/<experiment>/` (default `tflite/`).
         data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
         runs_dir: root of run folders.
@@ -88,6 +91,8 @@ def export_run(
             that cannot be written.
     """
     variants = variants_for(quantize, io)
+    if c_array and "int8" not in variants:
+        raise UserError(f"--format c writes the int8 model for microcontrollers: use --quantize int8 or all, not {quantize}.")
     run_dir = runs.resolve_run(run, runs_dir)
     config = load_run_config(run_dir)
     dataset, (x_train, _), _ = load_experiment_data(config, data_dir=data_dir, log=log)
@@ -114,7 +119,7 @@ def export_run(
         packed = _packed(run_dir, spec, assets)
         report = _export_into(
             stage, model, variants, io=io, allow_flex=allow_flex, representative=representative,
-            x_test=dataset.x_test, y_test=dataset.y_test, spec=spec,
+            x_test=dataset.x_test, y_test=dataset.y_test, spec=spec, c_array=c_array,
             with_metadata=lambda content, file_io: metadata.with_metadata(content, describe(file_io), packed),
         )
         for name, data in assets.items():
@@ -157,7 +162,7 @@ def _representative_set(x_train, size, seed):
     return x_train[keep]
 
 
-def _export_into(stage, model, variants, *, io, allow_flex, representative, x_test, y_test, spec, with_metadata):
+def _export_into(stage, model, variants, *, io, allow_flex, representative, x_test, y_test, spec, c_array, with_metadata):
     """SavedModel and .tflite files into `stage`, each run on the test split; returns the report.
 
     The files are compared with the app graph in Keras on the app's inputs
@@ -182,10 +187,16 @@ def _export_into(stage, model, variants, *, io, allow_flex, representative, x_te
     }
     for variant in variants:
         variant_io = io if variant == "int8" else "float"
-        content = with_metadata(convert.convert(
+        converted = convert.convert(
             model, variant, representative=representative, io=variant_io, sequence_length=spec.get("sequence_length"),
             select_tf_ops=allow_flex, spec=spec,
-        ), variant_io)
+        )
+        content = with_metadata(converted, variant_io)
+        if c_array and variant == "int8":  # without metadata: a microcontroller reads none
+            arena = planned_arena_bytes(converted)
+            for name, text in c_array_files(converted, arena_bytes=arena).items():
+                (stage / name).write_text(text)
+            report["c_array"] = {"files": ["model_data.cc", "model_data.h"], "bytes": len(converted), "tensor_arena_bytes": arena}
         ops = convert.op_names(content)
         convert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
         name = f"{variant}.tflite"
