@@ -163,6 +163,9 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
             converter.target_spec.supported_types = [tf.float16]
         elif variant == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            # Per-channel hybrid FULLY_CONNECTED is op version 12, which the runtimes in the
+            # field (tflite-runtime 2.14) refuse; per-tensor weights give version 9.
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True
         elif variant == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = _representative_gen(representative)
