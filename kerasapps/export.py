@@ -14,6 +14,7 @@ def build_parser():
         epilog="Examples:\n"
         "  python -m kerasapps.export lenet                      # every variant\n"
         "  python -m kerasapps.export lenet --quantize int8 --io uint8\n"
+        "  python -m kerasapps.export lenet --format c              # + model_data.cc/.h for TFLite Micro\n"
         "  python -m kerasapps.export saved_models/lenet/20260101-120000 --out /tmp/tflite",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -26,6 +27,11 @@ def build_parser():
     parser.add_argument(
         "--io", default="float", choices=["float", "int8", "uint8"],
         help="input and output type of the int8 file (default: float)",
+    )
+    parser.add_argument(
+        "--format", default="tflite", choices=["tflite", "c"],
+        help="c: also write the int8 model as a C array (model_data.cc/.h) with the tensor-arena size it "
+        "needs, for TensorFlow Lite Micro (default: tflite)",
     )
     parser.add_argument("--allow-flex", action="store_true", help="keep files that need Select TF (Flex) ops")
     parser.add_argument("--out", metavar="DIR", help="root of the exports (default: tflite)")
@@ -40,7 +46,7 @@ def main(argv):
     from kerasapps.deploy import export_run
 
     export_run(
-        args.run, quantize=args.quantize, io=args.io, allow_flex=args.allow_flex, out=args.out,
+        args.run, quantize=args.quantize, io=args.io, allow_flex=args.allow_flex, c_array=args.format == "c", out=args.out,
         data_dir=args.data_dir, runs_dir=args.runs_dir, overrides=args.overrides,
     )
     return 0

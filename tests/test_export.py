@@ -17,6 +17,7 @@ from kerasapps.cli import run_main
 from kerasapps.config import load_config, load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import classify, convert, export_run
+from kerasapps.deploy.app_graph import app_inputs, app_model
 from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.errors import UserError
 from kerasapps.export import main as export_main
@@ -46,9 +47,12 @@ def exported(lenet_run, data_dir, tmp_path_factory):
     report = export_run(lenet_run, quantize="all", io="int8", out=out, data_dir=data_dir, log=lambda _: None)
     dataset, (x_train, _), _ = load_experiment_data(load_run_config(lenet_run), data_dir=data_dir, log=lambda _: None)
     model = keras.saving.load_model(lenet_run / "model.keras")
+    spec = dataset.info.preprocessing
+    x_app = app_inputs(dataset.x_test, spec)  # what the files take: RGB pixels 0..255
     return {
         "dir": out / "lenet", "report": report, "model": model, "x_test": dataset.x_test, "y_test": dataset.y_test,
         "x_train": x_train, "keras_scores": model.predict(dataset.x_test, verbose=0),
+        "x_app": x_app, "app_scores": app_model(model, spec).predict(x_app, verbose=0),
     }
 
 
@@ -79,9 +83,9 @@ def test_export_writes_every_variant_and_records_it(exported, lenet_run):
 @pytest.mark.parametrize("variant", convert.VARIANTS)
 def test_each_file_runs_in_the_interpreter_over_the_test_split(exported, variant):
     lite = LiteModel(exported["dir"] / f"{variant}.tflite")
-    keras_scores = exported["keras_scores"]
-    batched = lite.predict(exported["x_test"], batch_size=64)
-    one_by_one = lite.predict(exported["x_test"][:20], batch_size=1)
+    keras_scores = exported["app_scores"]
+    batched = lite.predict(exported["x_app"], batch_size=64)
+    one_by_one = lite.predict(exported["x_app"][:20], batch_size=1)
     assert batched.shape == keras_scores.shape and batched.dtype == np.float32
     np.testing.assert_allclose(one_by_one, batched[:20], atol=1e-6)
     agreement = np.mean(predicted_classes(batched) == predicted_classes(keras_scores))
@@ -103,15 +107,17 @@ def test_interpreter_runs_without_xnnpack_when_the_delegate_refuses(exported, mo
         return real_invoke(self, x)
 
     monkeypatch.setattr(LiteModel, "_invoke", refusing_xnnpack)
-    scores = lite.predict(exported["x_test"])
+    scores = lite.predict(exported["x_app"])
     assert refused == [256] and not lite.xnnpack
-    np.testing.assert_allclose(scores, exported["keras_scores"], atol=1e-5)
+    np.testing.assert_allclose(scores, exported["app_scores"], atol=1e-5)
 
 
 def test_float32_file_matches_keras(exported):
     lite = LiteModel(exported["dir"] / "float32.tflite")
-    diff = np.abs(lite.predict(exported["x_test"]) - exported["keras_scores"]).max()
+    diff = np.abs(lite.predict(exported["x_app"]) - exported["app_scores"]).max()
     assert diff < 1e-5
+    # the graph around the model (RGB to gray, padding, scaling) changes no prediction
+    assert np.mean(predicted_classes(exported["app_scores"]) == predicted_classes(exported["keras_scores"])) >= 0.995
     assert exported["report"]["variants"][0]["max_abs_diff"] < 1e-5
 
 
@@ -121,7 +127,7 @@ def test_int8_file_has_integer_input_and_output(exported):
     scale, zero = lite.input["quantization"]
     assert scale > 0 and -128 <= zero <= 127
     # raw int8 in, raw int8 out: what a board feeds it
-    raw = lite.invoke(lite.quantize_input(exported["x_test"][:4]))
+    raw = lite.invoke(lite.quantize_input(exported["x_app"][:4]))
     assert raw.dtype == np.int8 and raw.shape == (4, 10)
 
 
@@ -198,14 +204,14 @@ def test_a_keras_image_run_classifies_image_files_as_its_tflite_does(exported, l
     np.testing.assert_allclose([p["score"] for p in from_run], [p["score"] for p in from_file], atol=1e-5)
 
 
-def test_predict_needs_the_files_beside_the_tflite(exported, tmp_path):
-    lone = tmp_path / "lone" / "model.tflite"
+def test_predict_reads_a_lone_tflite_file(exported, tmp_path):
+    lone = tmp_path / "lone" / "model.tflite"  # no labels.txt or preprocessing.json beside it
     lone.parent.mkdir()
     lone.write_bytes((exported["dir"] / "float32.tflite").read_bytes())
-    with pytest.raises(UserError, match="has no preprocessing.json beside it"):
-        classify(lone, ["x.png"])
-    for name in ("preprocessing.json", "labels.txt"):
-        (lone.parent / name).write_bytes((exported["dir"] / name).read_bytes())
+    digit = tmp_path / "digit.png"
+    Image.fromarray(exported["x_app"][0].astype(np.uint8)).save(digit)
+    [prediction] = classify(lone, [digit])
+    assert prediction["label"] == str(predicted_classes(exported["app_scores"][:1])[0])
     with pytest.raises(UserError, match=r"No image file .*missing\.png"):
         classify(lone, [str(tmp_path / "missing.png")])
     (tmp_path / "notes.png").write_text("not an image")

@@ -1,9 +1,12 @@
 """Deployment: the library under `python -m kerasapps.export` and `predict`.
 
+    app_graph.py     the graph a phone feeds: RGB pixels in (gray, padding, scaling inside), a score per class out
     convert.py       Keras -> SavedModel and .tflite per variant, unrolled recurrent twins, op lists
+    metadata.py      TFLite metadata: write (labels, normalization, regex tokenizer) and read it back
+    c_array.py       the int8 file as model_data.cc/.h for TensorFlow Lite Micro, with a planned arena size
     interpreter.py   LiteModel: a .tflite file in the LiteRT interpreter; latency
     bundle.py        export_run(run): every file of an export, checked, staged and moved into place
-    classify.py      classify(source, inputs): raw images or texts through a run or a .tflite file
+    classify.py      classify(source, inputs): raw images or texts through a run or a .tflite file alone
 
 Deploy never imports the trainer: a run is read back from its folder.
 """

@@ -5,13 +5,18 @@
 writes into `tflite/<experiment>/`:
 
     saved_model/                 TensorFlow SavedModel, `serve` endpoint and serving_default signature
-    float32.tflite ...           one file per variant (float32, float16, dynamic, int8)
+    float32.tflite ...           one file per variant (float32, float16, dynamic, int8), each
+                                 with TFLite metadata: name, input description, labels,
+                                 and for text the regex tokenizer and its vocabulary
     labels.txt                   class names, one per line (line 1 = class 0)
-    preprocessing.json           how a raw input becomes the file's input (the run's spec)
+    preprocessing.json           how training turned a raw input into the model's input (the run's spec)
     vocabulary.txt               text models only: the token ids' vocabulary
     report.json, report.csv      per variant: size, test accuracy, agreement with Keras, latency, ops
 
-Every file is checked by running it over the whole test split. Everything is
+A .tflite file holds the graph an app feeds (`app_graph`): RGB pixels 0..255 for
+an image model, one probability per class out, so a phone's MediaPipe Tasks
+classifier loads it alone (docs/phones.md). Every file is checked by running it
+over the whole test split against the same graph in Keras. Everything is
 written into a hidden staging folder beside the target and moved into place
 only once all of it succeeded, so a failed export leaves earlier ones intact.
 The run folder's `exports.json` lists what was exported, when and where.
@@ -30,7 +35,9 @@ import pandas as pd
 from kerasapps import runs
 from kerasapps.config import apply_override, load_run_config, validate
 from kerasapps.data import load_experiment_data
-from kerasapps.deploy import convert
+from kerasapps.deploy import convert, metadata
+from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, reads_text
+from kerasapps.deploy.c_array import c_array_files, planned_arena_bytes
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, tf
@@ -58,7 +65,7 @@ def variants_for(quantize, io="float"):
 
 
 def export_run(
-    run, *, quantize="all", io="float", allow_flex=False, out=None, data_dir=None, runs_dir=None,
+    run, *, quantize="all", io="float", allow_flex=False, c_array=False, out=None, data_dir=None, runs_dir=None,
     overrides=(), log=print,
 ):
     """Export run `run` (a folder, or an experiment name for its newest run).
@@ -67,6 +74,8 @@ def export_run(
         quantize: "none" (float32), "float16", "dynamic", "int8" or "all".
         io: input/output type of the int8 file: "float", "int8" or "uint8".
         allow_flex: keep a file that needs Select TF (Flex) ops instead of refusing it.
+        c_array: also write the int8 model as a C array for TensorFlow Lite Micro
+            (model_data.cc/.h, with its tensor-arena size).
         out: root folder; files go to `<out>/<experiment>/` (default `tflite/`).
         data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
         runs_dir: root of run folders.
@@ -82,6 +91,8 @@ def export_run(
             that cannot be written.
     """
     variants = variants_for(quantize, io)
+    if c_array and "int8" not in variants:
+        raise UserError(f"--format c writes the int8 model for microcontrollers: use --quantize int8 or all, not {quantize}.")
     run_dir = runs.resolve_run(run, runs_dir)
     config = load_run_config(run_dir)
     dataset, (x_train, _), _ = load_experiment_data(config, data_dir=data_dir, log=log)
@@ -97,17 +108,22 @@ def export_run(
         model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
         representative = None
         if "int8" in variants:
-            convert.check_io_fits(model, io)
-            representative = _representative_set(x_train, config.export.representative_size, config.seed)
+            convert.check_io_fits(app_model(model, spec), io)
+            representative = app_inputs(_representative_set(x_train, config.export.representative_size, config.seed), spec)
         log(
             f"Exporting {run_dir} ({config.model.name}) to {target}: {', '.join(variants)}; checking each file on "
             f"{len(dataset.x_test):,} {dataset.info.name} test examples."
         )
+        assets = _assets(run_dir, spec, dataset.info.class_names)
+        describe = _describer(config.name, model, dataset.info, spec)
+        packed = _packed(run_dir, spec, assets)
         report = _export_into(
             stage, model, variants, io=io, allow_flex=allow_flex, representative=representative,
-            x_test=dataset.x_test, y_test=dataset.y_test, sequence_length=spec.get("sequence_length"),
+            x_test=dataset.x_test, y_test=dataset.y_test, spec=spec, c_array=c_array,
+            with_metadata=lambda content, file_io: metadata.with_metadata(content, describe(file_io), packed),
         )
-        _write_assets(stage, run_dir, spec, dataset.info.class_names)
+        for name, data in assets.items():
+            (stage / name).write_bytes(data)
         report.update(
             experiment=config.name, run_dir=os.path.relpath(run_dir), dataset=dataset.info.name, test_examples=len(dataset.x_test),
             representative_examples=0 if representative is None else len(representative), date=datetime.datetime.now().isoformat(timespec="seconds"),
@@ -146,10 +162,16 @@ def _representative_set(x_train, size, seed):
     return x_train[keep]
 
 
-def _export_into(stage, model, variants, *, io, allow_flex, representative, x_test, y_test, sequence_length):
-    """SavedModel and .tflite files into `stage`, each run on the test split; returns the report."""
+def _export_into(stage, model, variants, *, io, allow_flex, representative, x_test, y_test, spec, c_array, with_metadata):
+    """SavedModel and .tflite files into `stage`, each run on the test split; returns the report.
+
+    The files are compared with the app graph in Keras on the app's inputs
+    (`app_graph`); `with_metadata(content, io)` packs a file's metadata in.
+    """
     keras_scores = model.predict(x_test, batch_size=256, verbose=0)
     keras_accuracy = accuracy(keras_scores, y_test)
+    x_app = app_inputs(x_test, spec)
+    app_scores = app_model(model, spec).predict(x_app, batch_size=256, verbose=0)
     convert.export_saved_model(model, stage / "saved_model")
     reloaded = tf.saved_model.load(str(stage / "saved_model"))  # keep a reference: it owns the variables
     served = reloaded.serve(tf.constant(x_test[:256])).numpy()
@@ -165,10 +187,16 @@ def _export_into(stage, model, variants, *, io, allow_flex, representative, x_te
     }
     for variant in variants:
         variant_io = io if variant == "int8" else "float"
-        content = convert.convert(
-            model, variant, representative=representative, io=variant_io, sequence_length=sequence_length,
-            select_tf_ops=allow_flex,
+        converted = convert.convert(
+            model, variant, representative=representative, io=variant_io, sequence_length=spec.get("sequence_length"),
+            select_tf_ops=allow_flex, spec=spec,
         )
+        content = with_metadata(converted, variant_io)
+        if c_array and variant == "int8":  # without metadata: a microcontroller reads none
+            arena = planned_arena_bytes(converted)
+            for name, text in c_array_files(converted, arena_bytes=arena).items():
+                (stage / name).write_text(text)
+            report["c_array"] = {"files": ["model_data.cc", "model_data.h"], "bytes": len(converted), "tensor_arena_bytes": arena}
         ops = convert.op_names(content)
         convert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
         name = f"{variant}.tflite"
@@ -177,7 +205,7 @@ def _export_into(stage, model, variants, *, io, allow_flex, representative, x_te
         if any(op.startswith("Flex") for op in ops):
             row["note"] = "needs the Flex delegate: not run by the plain interpreter"
         else:
-            row.update(_check_file(content, x_test, y_test, keras_scores, keras_accuracy))
+            row.update(_check_file(content, x_app, y_test, app_scores, keras_accuracy))
         report["variants"].append(row)
     return report
 
@@ -197,12 +225,37 @@ def _check_file(content, x_test, y_test, keras_scores, keras_accuracy):
     }
 
 
-def _write_assets(stage, run_dir, spec, class_names):
-    runs.write_atomic(stage / "labels.txt", "".join(f"{name}\n" for name in class_names))
-    runs.write_json(stage / "preprocessing.json", spec)
-    vocabulary = spec.get("vocabulary_file")
-    if vocabulary:
-        shutil.copyfile(run_dir / vocabulary, stage / vocabulary)
+def _assets(run_dir, spec, class_names):
+    """The files written beside the .tflite files, {name: bytes}."""
+    assets = {
+        metadata.LABELS_FILE: "".join(f"{name}\n" for name in class_names).encode(),
+        "preprocessing.json": (json.dumps(spec, indent=2) + "\n").encode(),
+    }
+    if spec.get("vocabulary_file"):
+        assets[spec["vocabulary_file"]] = (run_dir / spec["vocabulary_file"]).read_bytes()
+    return assets
+
+
+def _packed(run_dir, spec, assets):
+    """The associated files packed into each .tflite: labels, and the tokenizer's vocabulary."""
+    packed = {metadata.LABELS_FILE: assets[metadata.LABELS_FILE]}
+    if reads_text(spec):
+        from kerasapps.data.text_preprocessing import read_vocabulary
+
+        vocabulary = read_vocabulary(run_dir / spec["vocabulary_file"])
+        packed[metadata.VOCABULARY_FILE] = metadata.vocabulary_lines(vocabulary).encode()
+    return packed
+
+
+def _describer(experiment, model, info, spec):
+    """`describe(io)`: the metadata of the run's file whose input/output type is `io`."""
+    classes = ", ".join(info.class_names[:10]) + (", ..." if len(info.class_names) > 10 else "")
+    if reads_text(spec):
+        description = f"{model.name} trained on {info.name}: a text in, the probability of each class ({classes}) out."
+        return lambda io: metadata.describe_text_classifier(name=experiment, description=description, delimiter=TEXT_DELIMITER)
+    height, width = spec["size"]
+    description = f"{model.name} trained on {info.name}: an RGB image {height}x{width} in, the probability of each class ({classes}) out."
+    return lambda io: metadata.describe_image_classifier(name=experiment, description=description, size=spec["size"], io=io)
 
 
 def _move_into_place(stage, target):

@@ -4,16 +4,14 @@
     predictions = classify("lstm", ["a quietly brilliant film"])      # the newest lstm run
     predictions[0]["label"], predictions[0]["score"]
 
-Both kinds of model and both kinds of input take the same road: the
-preprocessing spec (`preprocessing.json` beside a .tflite file, the run's
-metrics.json for a run) says whether the model reads images or text; images go
-through `kerasapps.data.image_preprocessing` and text through
-`kerasapps.data.text_preprocessing`, the same steps as in training, and the
-class names come from `labels.txt` (or the run's dataset).
+A .tflite file is used alone, as a phone uses it: its TFLite metadata gives the
+labels, the input size (it takes RGB pixels) or, for text, the regex tokenizer
+and its vocabulary. A run applies the steps of training: its preprocessing spec
+(metrics.json) sends images through `kerasapps.data.image_preprocessing` and
+text through `kerasapps.data.text_preprocessing`.
 """
 
 import dataclasses
-import json
 import pathlib
 from typing import Callable
 
@@ -23,44 +21,51 @@ from kerasapps import runs
 from kerasapps.errors import UserError
 from kerasapps.lazy import keras
 
-LABELS_FILE = "labels.txt"
-PREPROCESSING_FILE = "preprocessing.json"
-
 
 @dataclasses.dataclass
 class Classifier:
-    """A model ready for raw inputs: its preprocessing spec, class names, the folder of its
-    companion files (the vocabulary), and `scores(model_inputs) -> float scores`."""
+    """A model ready for raw inputs: `kind` ("image" or "text"), class names,
+    `model_inputs(raw inputs) -> model inputs` and `scores(model inputs) -> float scores`."""
 
-    spec: dict
+    kind: str
     labels: list
-    folder: pathlib.Path
+    model_inputs: Callable
     scores: Callable
 
     @property
     def reads_text(self):
-        return self.spec.get("kind") == "text"
+        return self.kind == "text"
 
 
 def open_tflite(path):
-    """A `Classifier` for an exported .tflite file and the companion files `export` writes beside it.
+    """A `Classifier` for an exported .tflite file, from the file alone (its metadata).
 
     Raises:
-        UserError: the file or one of its companions is missing, or it is not a TFLite model.
+        UserError: the file is missing, not a TFLite model, or has no metadata.
     """
     from kerasapps.deploy.interpreter import LiteModel
+    from kerasapps.deploy.metadata import read_metadata, tokenize
 
     path = pathlib.Path(path)
     if not path.is_file():
         raise UserError(f"No TFLite file {path}.")
-    for name in (PREPROCESSING_FILE, LABELS_FILE):
-        if not (path.parent / name).is_file():
-            raise UserError(
-                f"{path} has no {name} beside it; export the run with `python -m kerasapps.export RUN`, which writes it."
-            )
-    spec = json.loads((path.parent / PREPROCESSING_FILE).read_text())
-    labels = (path.parent / LABELS_FILE).read_text().splitlines()
-    return Classifier(spec, labels, path.parent, LiteModel(path).predict)
+    lite = LiteModel(path)
+    content = path.read_bytes()
+    facts = read_metadata(content, what=str(path))
+    if facts["kind"] == "text":
+        length = int(lite.input["shape"][1])
+
+        def model_inputs(texts):
+            check_texts(texts)
+            return tokenize(texts, facts, length)
+
+    else:
+        spec = {"size": list(facts["size"]), "channels": 3}
+
+        def model_inputs(paths):
+            return read_images(paths, spec, exact_size=True).astype(np.float32)
+
+    return Classifier(facts["kind"], facts["labels"], model_inputs, lite.predict)
 
 
 def open_run(run, *, runs_dir=None, batch_size=256):
@@ -76,7 +81,23 @@ def open_run(run, *, runs_dir=None, batch_size=256):
         raise UserError(f"Run {run_dir} has no vocabulary file {spec['vocabulary_file']}: it cannot read raw text.")
     model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
     labels = dataset.get("class_names") or []
-    return Classifier(spec, labels, run_dir, lambda x: model.predict(x, batch_size=batch_size, verbose=0))
+    if spec.get("kind") == "text":
+        from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
+
+        vocabulary = read_vocabulary(run_dir / spec["vocabulary_file"])
+
+        def model_inputs(texts):
+            check_texts(texts)
+            return vectorize(texts, spec, vocabulary)
+
+    else:
+        from kerasapps.data.image_preprocessing import preprocess_images
+
+        def model_inputs(paths):
+            return preprocess_images(read_images(paths, spec), spec)
+
+    kind = "text" if spec.get("kind") == "text" else "image"
+    return Classifier(kind, labels, model_inputs, lambda x: model.predict(x, batch_size=batch_size, verbose=0))
 
 
 def open_classifier(source, *, runs_dir=None):
@@ -98,32 +119,40 @@ def classify(source, inputs, *, top=3, runs_dir=None):
     """
     classifier = source if isinstance(source, Classifier) else open_classifier(source, runs_dir=runs_dir)
     inputs = list(inputs)
-    scores = np.asarray(classifier.scores(model_inputs(classifier, inputs)), dtype=np.float64)
+    scores = np.asarray(classifier.scores(classifier.model_inputs(inputs)), dtype=np.float64)
     return [_ranked(item, s, classifier.labels, top) for item, s in zip(inputs, scores)]
 
 
-def model_inputs(classifier, raw):
-    """Raw inputs -> model inputs: texts through the run's tokenizer, image paths through the image steps."""
-    if classifier.reads_text:
-        from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
+def read_images(paths, spec, *, exact_size=False):
+    """Image files -> uint8 arrays (N, H, W, C) at the spec's size and channels.
 
-        check_texts(raw)
-        vocabulary = read_vocabulary(classifier.folder / classifier.spec["vocabulary_file"])
-        return vectorize(raw, classifier.spec, vocabulary)
-    from kerasapps.data.image_preprocessing import load_image_file, preprocess_images
+    With `exact_size`, an image of another size is refused rather than resized.
 
-    if not raw:
+    Raises:
+        UserError: no path, a missing file, a file that is not an image, or (exact_size) one of the wrong size.
+    """
+    from kerasapps.data.image_preprocessing import load_image_file
+    from kerasapps.lazy import tf
+
+    if not paths:
         raise UserError("No image to classify: give one or more image files.")
     images = []
-    for path in raw:
+    for path in paths:
         if not pathlib.Path(path).is_file():
             raise UserError(f"No image file {path}.")
         try:
-            images.append(load_image_file(str(path), classifier.spec))
+            if exact_size:
+                height, width = tf.image.decode_image(tf.io.read_file(str(path)), expand_animations=False).shape[:2]
+            images.append(load_image_file(str(path), spec))
         except Exception as error:  # TensorFlow raises InvalidArgumentError for a non-image
             reason = getattr(error, "message", str(error)).split("}} ")[-1].split(" [Op:")[0]
             raise UserError(f"Cannot read {path} as an image: {reason}") from None
-    return preprocess_images(np.stack(images), classifier.spec)
+        if exact_size and [height, width] != list(spec["size"]):
+            raise UserError(
+                f"{path} is {height}x{width} pixels; the model reads {spec['size'][0]}x{spec['size'][1]} RGB images. "
+                "Resize it first (a phone's MediaPipe classifier resizes camera frames itself)."
+            )
+    return np.stack(images)
 
 
 def check_texts(texts, *, where=lambda i: f"Text {i + 1}"):

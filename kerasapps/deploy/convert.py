@@ -24,6 +24,7 @@ import tempfile
 
 import numpy as np
 
+from kerasapps.deploy.app_graph import app_model
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, native_output_silenced, tf
 
@@ -56,10 +57,15 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
+_INFERENCE_ONLY = {"unroll": True, "dropout": 0.0, "recurrent_dropout": 0.0}
+
+
 def _unroll_config(config):
-    """A layer config with every nested `unroll` flag (Bidirectional holds two layers) set."""
+    """A layer config with every nested `unroll` flag (Bidirectional holds two layers) set,
+    and no dropout: a recurrent layer with dropout keeps a seed-generator variable,
+    which becomes a second subgraph (CALL_ONCE) that MediaPipe's classifiers refuse."""
     if isinstance(config, dict):
-        return {k: True if k == "unroll" else _unroll_config(v) for k, v in config.items()}
+        return {k: _INFERENCE_ONLY[k] if k in _INFERENCE_ONLY else _unroll_config(v) for k, v in config.items()}
     if isinstance(config, list):
         return [_unroll_config(v) for v in config]
     return config
@@ -116,7 +122,7 @@ def check_io_fits(model, io):
         )
 
 
-def convert(model, variant, *, representative=None, io="float", sequence_length=None, select_tf_ops=False):
+def convert(model, variant, *, representative=None, io="float", sequence_length=None, select_tf_ops=False, spec=None):
     """Convert a Keras model to the bytes of a .tflite file.
 
     Args:
@@ -127,6 +133,9 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
         io: input and output type of the int8 variant: "float", "int8" or "uint8".
         sequence_length: time steps to unroll a recurrent model whose input length is open.
         select_tf_ops: let the converter fall back to Select TF (Flex) ops.
+        spec: the run's preprocessing spec; given, the file holds the graph an app feeds
+            (`app_graph.app_model`: RGB pixels in for images, one score per class out),
+            and `representative` holds that graph's inputs.
 
     Raises:
         UserError: a bad variant or io, an empty representative set, integer I/O on a
@@ -136,6 +145,8 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
     check_variant(variant, io)
     if has_recurrent_layers(model):
         model = unrolled_twin(model, sequence_length)
+    if spec is not None:
+        model = app_model(model, spec)
     if variant == "int8":
         if representative is None or len(representative) == 0:
             raise UserError(
@@ -152,6 +163,9 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
             converter.target_spec.supported_types = [tf.float16]
         elif variant == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            # Per-channel hybrid FULLY_CONNECTED is op version 12, which the runtimes in the
+            # field (tflite-runtime 2.14) refuse; per-tensor weights give version 9.
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True
         elif variant == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = _representative_gen(representative)
