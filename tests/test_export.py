@@ -201,7 +201,8 @@ def test_a_keras_image_run_classifies_image_files_as_its_tflite_does(exported, l
     from_run = classify(lenet_run, paths)
     from_file = classify(exported["dir"] / "float32.tflite", paths)
     assert [p["label"] for p in from_run] == [p["label"] for p in from_file]
-    np.testing.assert_allclose([p["score"] for p in from_run], [p["score"] for p in from_file], atol=1e-5)
+    # the file converts RGB to gray inside its graph; the run decodes the PNG as gray: rounding differs a little
+    np.testing.assert_allclose([p["score"] for p in from_run], [p["score"] for p in from_file], atol=1e-3)
 
 
 def test_predict_reads_a_lone_tflite_file(exported, tmp_path):
