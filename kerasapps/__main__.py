@@ -14,6 +14,7 @@ COMMANDS = {  # name -> (module with main(argv), one line of help)
     "export": ("kerasapps.export", "SavedModel and TFLite (LiteRT) files of a run, each checked"),
     "predict": ("kerasapps.predict", "classify image files or texts with a run or a .tflite file"),
     "models": ("kerasapps.models.__main__", "the registered models: parameters, MACs, layer tables"),
+    "compare": ("kerasapps.compare.__main__", "TensorFlow vs PyTorch on the same network: training and deployment"),
 }
 
 
