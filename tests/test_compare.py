@@ -80,7 +80,12 @@ def test_keras_torch_backend_model_has_the_parameters_and_outputs_of_the_tensorf
         model.save_weights(tmp_path / f"{case}.weights.h5")
         np.save(tmp_path / f"{case}.npy", x)
         expected[case] = (model.count_params(), model.predict(x, verbose=0))
-        jobs[case] = (REGISTERED.get(case, case), arguments, str(tmp_path / f"{case}.weights.h5"), str(tmp_path / f"{case}.npy"))
+        jobs[case] = (
+            REGISTERED.get(case, case),
+            arguments,
+            str(tmp_path / f"{case}.weights.h5"),
+            str(tmp_path / f"{case}.npy"),
+        )
     done = subprocess.run(
         [sys.executable, "-c", TORCH_BACKEND_SCRIPT, json.dumps(jobs)], env={**os.environ, "KERAS_BACKEND": "torch"},
         capture_output=True, text=True, timeout=300,
@@ -112,9 +117,9 @@ def tiny(data_dir, tmp_path_factory):
         "lenet", "--epochs", "1", "--set", "data.limit_train=384", "--set", "data.limit_test=128",
         "--deploy-examples", "32", "--threads", "1", "--out", str(out), "--data-dir", str(data_dir),
     ]  # fmt: skip
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as raised:
         run_main(main, argv)
-    assert exit.value.code == 0
+    assert raised.value.code == 0
     assert os.environ.get("KERAS_BACKEND") == backend  # the backend was set in the children only
     return out / "lenet"
 
@@ -153,8 +158,8 @@ def test_compare_without_pytorch_names_the_install_command(monkeypatch, capsys):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as raised:
         run_main(main, ["lenet"])
-    assert exit.value.code == 2
+    assert raised.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'pip install -e ".[torch]"' in err[0]

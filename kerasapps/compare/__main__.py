@@ -13,7 +13,7 @@ def build_parser():
         "own process, on the same data split, epochs, batch size and optimizer; deploy it as LiteRT\n"
         "(.tflite) and ExecuTorch (.pte) files, float32 and int8; run the course notes' PyTorch code.\n"
         "Writes compare/<EXPERIMENT>/report.md, report.csv, report.png and the files, and prints the table.\n"
-        "Needs the optional PyTorch extra: pip install -e \".[torch]\".",
+        'Needs the optional PyTorch extra: pip install -e ".[torch]".',
         epilog="Examples:\n"
         "  python -m kerasapps.compare lenet\n"
         "  python -m kerasapps.compare lenet --epochs 2\n"
@@ -23,7 +23,9 @@ def build_parser():
     )
     parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
     parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
-    parser.add_argument("--epochs", type=int, metavar="N", help="training epochs on every side (default: the experiment's)")
+    parser.add_argument(
+        "--epochs", type=int, metavar="N", help="training epochs on every side (default: the experiment's)"
+    )
     add_set_argument(parser, help="override a config value, as for train, e.g. data.limit_train=5000 (repeatable)")
     parser.add_argument(
         "--deploy-examples", type=int, default=2000, metavar="N",
@@ -51,7 +53,11 @@ def main(argv):
     epochs = [f"train.epochs={args.epochs}"] if args.epochs is not None else []
     config = load_config(args.experiment, path=args.config, overrides=[*args.overrides, *epochs])
     compare_experiment(
-        config, out=args.out, data_dir=args.data_dir, deploy_examples=args.deploy_examples, threads=args.threads,
+        config,
+        out=args.out,
+        data_dir=args.data_dir,
+        deploy_examples=args.deploy_examples,
+        threads=args.threads,
     )
     return 0
 

@@ -32,7 +32,9 @@ class FirstCall(keras.callbacks.Callback):
 
 
 def train_keras(job, config, arrays, *, eager=False, started):
-    """Build, train and test the experiment's Keras model on this process's backend; returns a result dict."""
+    """Build, train and test the experiment's Keras model on this process's backend.
+
+    Returns (the trained model, its scores on the test split, a result dict of the training row)."""
     x_train, y_train = arrays["x_train"], arrays["y_train"]
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -50,7 +52,10 @@ def train_keras(job, config, arrays, *, eager=False, started):
         empty = (x_train[:0], y_train[:0])
         fit(model, config, (x_train, y_train), empty, callbacks=[FirstCall(first)], verbose=0)
     else:
-        model.fit(x_train, y_train, batch_size=batch, epochs=config.train.epochs, shuffle=True, callbacks=[FirstCall(first)], verbose=0)
+        model.fit(
+            x_train, y_train, batch_size=batch, epochs=config.train.epochs, shuffle=True, callbacks=[FirstCall(first)],
+            verbose=0,
+        )  # fmt: skip
     end = time.perf_counter()
     test_scores = model.predict(arrays["x_test"], batch_size=256, verbose=0)
     result = {
@@ -64,13 +69,16 @@ def train_keras(job, config, arrays, *, eager=False, started):
 
 
 def deploy_litert(model, config, arrays, test_scores, *, examples, out_dir):
-    """LiteRT rows: the trained model as float32 and int8 .tflite files, each run on the first `examples` test inputs."""
+    """LiteRT rows: the trained model as float32 and int8 .tflite files, each run on the first `examples`
+    test inputs."""
     x_test, y_test = arrays["x_test"][:examples], arrays["y_test"][:examples]
     scores = test_scores[:examples]
     x_train = arrays["x_train"]
     rows = []
     for variant in ("float32", "int8"):
-        representative = representative_set(x_train, config.export.representative_size, config.seed) if variant == "int8" else None
+        representative = (
+            representative_set(x_train, config.export.representative_size, config.seed) if variant == "int8" else None
+        )
         content = convert.convert(
             model, variant, representative=representative,
             sequence_length=x_train.shape[1] if x_train.dtype.kind in "iu" else None,

@@ -63,7 +63,9 @@ def run_notes(arrays, *, seed=0, epochs=1):
         for activations in (False, True):
             rows.append(_cnn(arrays, activations, seed=seed, steps=epochs * -(-len(x_train) // 64)))
     else:
-        rows.append({"snippet": "notes' CNN", "result": "not run: the experiment's inputs are not 32x32 images (try lenet)"})
+        rows.append(
+            {"snippet": "notes' CNN", "result": "not run: the experiment's inputs are not 32x32 images (try lenet)"}
+        )
     return rows
 
 

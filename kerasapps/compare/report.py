@@ -27,13 +27,17 @@ def write_report(results, target, files, *, config, dataset, job):
     """Write report.md, report.csv, report.png and the deployment files into `target`; returns the report dict."""
     training = [r for r in results if r["side"] != "notes"]
     deployment = [
-        {"runtime": RUNTIMES[r["side"]], **row} for r in results if r["side"] in RUNTIMES for row in r.get("deployment", [])
+        {"runtime": RUNTIMES[r["side"]], **row}
+        for r in results
+        if r["side"] in RUNTIMES
+        for row in r.get("deployment", [])
     ]
     notes = next((r.get("notes", []) for r in results if r["side"] == "notes"), [])
     claims = judge_claims(training, deployment)
     header = (
         f"{config.model.name} on {dataset.name}, {config.train.epochs} epochs of batch {config.train.batch_size}, "
-        f"{config.optimizer.name} (lr {config.optimizer.learning_rate}, schedule {config.schedule.name}), seed {config.seed}; "
+        f"{config.optimizer.name} (lr {config.optimizer.learning_rate}, schedule {config.schedule.name}), "
+        f"seed {config.seed}; "
         f"{job['threads'] or 'default'} CPU threads per side; deployed files checked on the first "
         f"{job['deploy_examples']:,} test inputs, one at a time. Machine: {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {datetime.date.today().isoformat()}."
@@ -50,9 +54,12 @@ def write_report(results, target, files, *, config, dataset, job):
         write_atomic(target / path.name, path.read_bytes())
     write_atomic(target / "report.md", f"# TensorFlow vs PyTorch: {config.name}\n\n{text}\n")
     rows = [{"section": "training", **r} for r in training] + [{"section": "deployment", **r} for r in deployment]
-    write_atomic(target / "report.csv", pd.DataFrame(rows).drop(columns=["deployment"], errors="ignore").to_csv(index=False))
+    write_atomic(
+        target / "report.csv", pd.DataFrame(rows).drop(columns=["deployment"], errors="ignore").to_csv(index=False)
+    )
     plot_comparison(
-        {"train images/s": _bars(training, "side", "train_per_s"), "first step s": _bars(training, "side", "time_to_first_step_s"),
+        {"train images/s": _bars(training, "side", "train_per_s"),
+         "first step s": _bars(training, "side", "time_to_first_step_s"),
          "file size KB": _bars(deployment, None, "size_kb"), "ms/input": _bars(deployment, None, "latency_ms")},
         target / "report.png", title=f"TensorFlow vs PyTorch: {config.name}",
     )  # fmt: skip
@@ -95,7 +102,7 @@ def judge_claims(training, deployment):
     claims = []
     if {"tf-graph", "tf-eager"} <= speed.keys() and {"torch-eager", "torch-compile"} <= speed.keys():
         claims.append(
-            "\"PyTorch: dynamic graphs defined at run time; TensorFlow: static and dynamic graphs\" is outdated: "
+            '"PyTorch: dynamic graphs defined at run time; TensorFlow: static and dynamic graphs" is outdated: '
             f"both ran both here. TensorFlow trained at {speed['tf-graph']:,.0f} images/s as a compiled graph and "
             f"{speed['tf-eager']:,.0f} eagerly; PyTorch at {speed['torch-eager']:,.0f} eagerly and "
             f"{speed['torch-compile']:,.0f} under torch.compile, which captures a static graph."
@@ -110,19 +117,27 @@ def judge_claims(training, deployment):
     pte = [r for r in ran if r["runtime"] == "ExecuTorch"]
     if pte:
         claims.append(
-            "\"PyTorch includes deployment features for mobile and embedded frameworks\" is supported: the network "
-            f"became {len(pte)} ExecuTorch file(s) that ran in ExecuTorch's runtime ({', '.join(r['variant'] for r in pte)})."
+            '"PyTorch includes deployment features for mobile and embedded frameworks" is supported: the network '
+            f"became {len(pte)} ExecuTorch file(s) that ran in ExecuTorch's runtime "
+            f"({', '.join(r['variant'] for r in pte)})."
         )
     elif any(r["runtime"] == "ExecuTorch" for r in deployment):
-        claims.append("No ExecuTorch file ran here, so the PyTorch deployment claim is not measured: " + deployment[-1].get("note", ""))
+        claims.append(
+            "No ExecuTorch file ran here, so the PyTorch deployment claim is not measured: "
+            + deployment[-1].get("note", "")
+        )
     if ran:
         smallest, quickest = min(ran, key=lambda r: r["size_kb"]), min(ran, key=lambda r: r["latency_ms"])
         tf_wins = smallest["runtime"] == quickest["runtime"] == "LiteRT"
         claims.append(
-            f"\"TensorFlow works better for embedded frameworks\": the smallest file was {smallest['runtime']} "
-            f"{smallest['variant']} ({smallest['size_kb']:g} KB) and the fastest {quickest['runtime']} {quickest['variant']} "
+            f'"TensorFlow works better for embedded frameworks": the smallest file was {smallest["runtime"]} '
+            f"{smallest['variant']} ({smallest['size_kb']:g} KB) and the fastest "
+            f"{quickest['runtime']} {quickest['variant']} "
             f"({quickest['latency_ms']:.3f} ms per input); "
-            + ("the numbers support the claim on this network." if tf_wins else "the numbers do not support it on both counts here.")
+            + (
+                "the numbers support the claim on this network."
+                if tf_wins
+                else "the numbers do not support it on both counts here."
+            )
         )
     return claims
-

@@ -32,7 +32,9 @@ from kerasapps.errors import UserError, check_at_least
 DEFAULT_OUT = "compare"
 # read by TensorFlow's and PyTorch's (OpenMP, MKL) thread pools when the child starts
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-INSTALL = 'PyTorch is not installed: pip install -e ".[torch]" (docs/tf-vs-pytorch.md shows how to get the CPU-only build)'
+INSTALL = (
+    'PyTorch is not installed: pip install -e ".[torch]" (docs/tf-vs-pytorch.md shows how to get the CPU-only build)'
+)
 
 
 def check_torch_installed():
@@ -82,7 +84,8 @@ def compare_experiment(
         "threads": threads,
     }
     log(
-        f"Comparing {config.model.name} on {dataset.info.name}: {len(x_train):,} training / {len(dataset.x_test):,} test "
+        f"Comparing {config.model.name} on {dataset.info.name}: {len(x_train):,} training / "
+        f"{len(dataset.x_test):,} test "
         f"examples, {config.train.epochs} epochs, batch {config.train.batch_size}, {config.optimizer.name}; "
         f"each side in its own process. Report: {target}"
     )

@@ -131,7 +131,10 @@ def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir):
     try:
         from executorch.runtime import Runtime
     except ImportError:
-        return [{"variant": v, "note": 'ExecuTorch is not installed: pip install -e ".[torch]"'} for v in ("float32", "int8")]
+        return [
+            {"variant": v, "note": 'ExecuTorch is not installed: pip install -e ".[torch]"'}
+            for v in ("float32", "int8")
+        ]
     x_test, y_test = arrays["x_test"][:examples], arrays["y_test"][:examples]
     inputs = [tensors(x_test[i : i + 1]) for i in range(len(x_test))]
     reference = twin_scores[:examples]
@@ -186,7 +189,9 @@ def lower(module, example, variant, calibration):
     graph = edge.exported_program().graph_module
     calls = [node for node in graph.graph.nodes if node.op == "call_function"]
     delegated = {getattr(graph, n.args[0].target).backend_id for n in calls if "call_delegate" in str(n.target)}
-    other = {_op_name(n.target) for n in calls if "call_delegate" not in str(n.target) and "getitem" not in str(n.target)}
+    other = {
+        _op_name(n.target) for n in calls if "call_delegate" not in str(n.target) and "getitem" not in str(n.target)
+    }
     return edge.to_executorch(), sorted(delegated), sorted(other)
 
 

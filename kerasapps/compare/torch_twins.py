@@ -15,7 +15,8 @@ so that `copy_keras_weights` can map one onto the other by name:
     BatchNormalization   gamma, beta, moving mean/variance   nn.BatchNorm2d    weight, bias, running_mean/var
     Embedding            embeddings (vocab, dim)             nn.Embedding      weight (vocab, dim)
     LSTM                 kernel (in, 4u), recurrent (u, 4u), nn.LSTM           weight_ih_l0 (4u, in), weight_hh_l0
-                         bias (4u)                                             (4u, u), bias_ih_l0 = bias, bias_hh_l0 = 0
+                         bias (4u)                                             (4u, u), bias_ih_l0 = bias,
+                                                                                               bias_hh_l0 = 0
 
 Both LSTMs order their gates input, forget, cell, output, so the kernels only
 transpose. A Dense layer after a Flatten of image maps reads pixels in Keras's
@@ -64,7 +65,9 @@ class LeNet5(nn.Module):
         Pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
         self.C1 = nn.Conv2d(channels, c1_filters, kernel_size)
         self.C3 = nn.Conv2d(c1_filters, c3_filters, kernel_size)
-        side = lambda size: pool_output_size(conv_output_size(pool_output_size(conv_output_size(size, kernel_size), 2), kernel_size), 2)  # noqa: E731
+        side = lambda size: pool_output_size(
+            conv_output_size(pool_output_size(conv_output_size(size, kernel_size), 2), kernel_size), 2
+        )  # noqa: E731
         maps = (c3_filters, side(height), side(width))
         if c5 == "conv":
             self.C5 = nn.Conv2d(c3_filters, c5_units, kernel_size)
@@ -96,7 +99,9 @@ class LSTMClassifier(nn.Module):
     `pack_padded_sequence`, this exports with `torch.export`.
     """
 
-    def __init__(self, *, vocab_size=20000, embedding_dim=128, units=128, dropout=0.0, dense_units=64, dense_dropout=0.0):
+    def __init__(
+        self, *, vocab_size=20000, embedding_dim=128, units=128, dropout=0.0, dense_units=64, dense_dropout=0.0
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         self.input_dropout = nn.Dropout(dropout)
@@ -154,7 +159,9 @@ class BasicBlock(nn.Module):
 class ResNetCifar(nn.Module):
     """ResNet v1 for CIFAR (He et al. 2015, section 4.2) with option A shortcuts, like `resnet20`."""
 
-    def __init__(self, *, stages=((16, 3, 1), (32, 3, 2), (64, 3, 2)), input_shape=(32, 32, 3), num_classes=10, stem_filters=16):
+    def __init__(
+        self, *, stages=((16, 3, 1), (32, 3, 2), (64, 3, 2)), input_shape=(32, 32, 3), num_classes=10, stem_filters=16
+    ):
         super().__init__()
         self.conv1 = SameConv2d(input_shape[-1], stem_filters, 3)
         self.conv1_bn = nn.BatchNorm2d(stem_filters, **KERAS_BN)
@@ -206,7 +213,9 @@ def build_twin(model_name, **arguments):
     arguments = {**entry.defaults(), **arguments}
     for key, needed in REQUIRED.items():
         if key in arguments and arguments[key] != needed:
-            raise UserError(f"The PyTorch twin of {model_name} needs model.args.{key}={needed}, got {arguments[key]!r}.")
+            raise UserError(
+                f"The PyTorch twin of {model_name} needs model.args.{key}={needed}, got {arguments[key]!r}."
+            )
     return TWINS[entry.family](**{k: v for k, v in arguments.items() if k not in IGNORED})
 
 
@@ -255,7 +264,9 @@ def copy_keras_weights(twin, keras_model):
             for name, value in tensors.items():
                 target = getattr(modules[layer.name], name)
                 if tuple(target.shape) != value.shape:
-                    raise UserError(f"Layer {layer.name!r}: {name} is {tuple(target.shape)} in the twin, {value.shape} from Keras.")
+                    raise UserError(
+                        f"Layer {layer.name!r}: {name} is {tuple(target.shape)} in the twin, {value.shape} from Keras."
+                    )
                 target.copy_(torch.from_numpy(np.ascontiguousarray(value)))
     return twin
 
@@ -278,5 +289,10 @@ def _torch_tensors(layer, weights, module):
         return {"weight": weights[0]}
     if kind == "LSTM":
         kernel, recurrent, bias = weights
-        return {"weight_ih_l0": kernel.T, "weight_hh_l0": recurrent.T, "bias_ih_l0": bias, "bias_hh_l0": np.zeros_like(bias)}
+        return {
+            "weight_ih_l0": kernel.T,
+            "weight_hh_l0": recurrent.T,
+            "bias_ih_l0": bias,
+            "bias_hh_l0": np.zeros_like(bias),
+        }
     raise UserError(f"copy_keras_weights does not know Keras layer type {kind} ({layer.name!r}).")

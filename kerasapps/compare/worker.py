@@ -55,14 +55,18 @@ def run_side(side, workdir):
         twin, scores, trained = train_native(job, config, arrays, compiled=side == "torch-compile", started=STARTED)
         result.update(trained, peak_memory_mb=peak_memory_mb())
         if side == "torch-eager":
-            result["deployment"] = deploy_executorch(twin, config, arrays, scores, examples=job["deploy_examples"], out_dir=files)
+            result["deployment"] = deploy_executorch(
+                twin, config, arrays, scores, examples=job["deploy_examples"], out_dir=files
+            )
     else:
         from kerasapps.compare.keras_side import deploy_litert, train_keras
 
         model, scores, trained = train_keras(job, config, arrays, eager=side == "tf-eager", started=STARTED)
         result.update(trained, peak_memory_mb=peak_memory_mb())
         if side == "tf-graph":
-            result["deployment"] = deploy_litert(model, config, arrays, scores, examples=job["deploy_examples"], out_dir=files)
+            result["deployment"] = deploy_litert(
+                model, config, arrays, scores, examples=job["deploy_examples"], out_dir=files
+            )
     write_json(workdir / f"{side}.json", result)
     return result
 
