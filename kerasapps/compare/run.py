@@ -10,7 +10,7 @@ The parent loads the experiment's data once (the same split, seed and limits as
 gets its own, with KERAS_BACKEND set in that child's environment only), and
 writes into `compare/<experiment>/`: report.md, report.csv, report.png and the
 deployment files (.tflite, .pte). Files are written under temporary names and
-renamed, so an interrupted comparison leaves the previous report whole.
+renamed one by one, so an interrupted comparison leaves no half-written file.
 """
 
 import importlib.util
@@ -71,7 +71,7 @@ def compare_experiment(
     for side in sides:
         if side not in SIDES:
             raise UserError(f"Unknown side {side!r}. Sides are: {', '.join(SIDES)}.")
-    from kerasapps.compare.torch_twins import build_twin  # noqa: F401 (imports torch: after the checks)
+    from kerasapps.compare.torch_twins import build_twin  # imports torch: after the cheap checks
 
     dataset, (x_train, y_train), _ = load_experiment_data(config, data_dir=data_dir, log=log)
     build_twin(config.model.name, **{**dataset.info.model_kwargs, **config.model.args})  # no twin: fail before training
