@@ -16,6 +16,7 @@ COMMANDS = {  # name -> (module with main(argv), one line of help)
     "models": ("kerasapps.models.__main__", "the registered models: parameters, MACs, layer tables"),
     "lab": ("kerasapps.lab", "the course notes' convolution examples, computed by Keras layers and drawn"),
     "visualize": ("kerasapps.visualize", "pictures of a trained run: first-layer filters, feature maps, LSTM state"),
+    "compare": ("kerasapps.compare.__main__", "TensorFlow vs PyTorch on the same network: training and deployment"),
 }
 
 

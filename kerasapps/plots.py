@@ -1,4 +1,4 @@
-"""PNG figures: training curves, a confusion matrix, a search's trials; the course's grids and feature maps."""
+"""PNG figures: training curves, a confusion matrix, a search's trials, a comparison; the course's grids and feature maps."""
 
 import matplotlib
 
@@ -68,6 +68,19 @@ def plot_trials(trials, png_path, objective, direction, title=""):
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title)
+    _save(fig, png_path)
+
+
+def plot_comparison(panels, png_path, title=""):
+    """One horizontal bar chart per panel: `panels` maps a measure to {bar label: value}."""
+    panels = {name: bars for name, bars in panels.items() if bars}
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.5 * max(len(panels), 1), 3.8), squeeze=False)
+    for ax, (name, bars) in zip(axes[0], panels.items()):
+        ax.barh(list(bars), list(bars.values()), color="tab:blue")
+        ax.invert_yaxis()
+        ax.set_title(name)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
     _save(fig, png_path)
 
 

@@ -20,11 +20,13 @@ FLOORS = {
     "data": 2, "models": 2, "plots": 2,
     "config": 3,
     "training": 4, "deploy": 4, "course": 4,
-    "search": 5,
+    "search": 5, "compare": 5,
     "cli": 6,
     "commands": 7,
 }  # fmt: skip
-COMMANDS = {"train", "evaluate", "tune", "export", "predict", "lab", "visualize", "__main__", "models.__main__"}
+COMMANDS = {
+    "train", "evaluate", "tune", "export", "predict", "lab", "visualize", "__main__", "models.__main__", "compare.__main__",
+}  # fmt: skip
 
 
 def _part(module):
@@ -80,7 +82,8 @@ def test_importing_every_command_leaves_tensorflow_unloaded():
     """--help and --print-config stay fast because nothing loads TensorFlow at import."""
     code = (
         "import sys, kerasapps.__main__, kerasapps.train, kerasapps.evaluate, kerasapps.tune, kerasapps.export, "
-        "kerasapps.predict, kerasapps.lab, kerasapps.visualize, kerasapps.config, kerasapps.models, kerasapps.data; "
+        "kerasapps.predict, kerasapps.lab, kerasapps.visualize, kerasapps.compare.__main__, kerasapps.config, "
+        "kerasapps.models, kerasapps.data; "
         "from kerasapps.config import load_config; load_config('lenet'); "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )

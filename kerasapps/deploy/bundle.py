@@ -109,7 +109,7 @@ def export_run(
         representative = None
         if "int8" in variants:
             convert.check_io_fits(app_model(model, spec), io)
-            representative = app_inputs(_representative_set(x_train, config.export.representative_size, config.seed), spec)
+            representative = app_inputs(representative_set(x_train, config.export.representative_size, config.seed), spec)
         log(
             f"Exporting {run_dir} ({config.model.name}) to {target}: {', '.join(variants)}; checking each file on "
             f"{len(dataset.x_test):,} {dataset.info.name} test examples."
@@ -154,7 +154,7 @@ def _staging_folder(target):
         raise UserError(f"Cannot write to the output folder {target.parent}: {error.strerror or error}.") from None
 
 
-def _representative_set(x_train, size, seed):
+def representative_set(x_train, size, seed):
     """Up to `size` training examples, drawn with the run's seed."""
     if len(x_train) == 0:
         raise UserError("The representative set is empty: the run's training split has no examples to calibrate int8 on.")
@@ -205,12 +205,12 @@ def _export_into(stage, model, variants, *, io, allow_flex, representative, x_te
         if any(op.startswith("Flex") for op in ops):
             row["note"] = "needs the Flex delegate: not run by the plain interpreter"
         else:
-            row.update(_check_file(content, x_app, y_test, app_scores, keras_accuracy))
+            row.update(check_tflite(content, x_app, y_test, app_scores, keras_accuracy))
         report["variants"].append(row)
     return report
 
 
-def _check_file(content, x_test, y_test, keras_scores, keras_accuracy):
+def check_tflite(content, x_test, y_test, keras_scores, keras_accuracy):
     """Run a .tflite file over the test split: accuracy, agreement with Keras, latency."""
     lite = LiteModel(content)
     scores = lite.predict(x_test)

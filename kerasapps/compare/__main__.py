@@ -1,0 +1,66 @@
+"""python -m kerasapps.compare EXPERIMENT: the experiment's network trained and deployed with TensorFlow and PyTorch."""
+
+import argparse
+
+from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, prog, run_main
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=prog("compare"),
+        description="Train the experiment's network with Keras on TensorFlow (graph and eager), the same Keras\n"
+        "model on Keras's torch backend, and a native PyTorch twin (eager and torch.compile), each in its\n"
+        "own process, on the same data split, epochs, batch size and optimizer; deploy it as LiteRT\n"
+        "(.tflite) and ExecuTorch (.pte) files, float32 and int8; run the course notes' PyTorch code.\n"
+        "Writes compare/<EXPERIMENT>/report.md, report.csv, report.png and the files, and prints the table.\n"
+        'Needs the optional PyTorch extra: pip install -e ".[torch]".',
+        epilog="Examples:\n"
+        "  python -m kerasapps.compare lenet\n"
+        "  python -m kerasapps.compare lenet --epochs 2\n"
+        "  python -m kerasapps.compare lstm --epochs 1 --set data.limit_train=2000 --deploy-examples 500\n"
+        "  python -m kerasapps.compare resnet20 --epochs 1 --set data.limit_train=5000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
+    parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
+    parser.add_argument(
+        "--epochs", type=int, metavar="N", help="training epochs on every side (default: the experiment's)"
+    )
+    add_set_argument(parser, help="override a config value, as for train, e.g. data.limit_train=5000 (repeatable)")
+    parser.add_argument(
+        "--deploy-examples", type=int, default=2000, metavar="N",
+        help="test inputs each deployed file runs on, one at a time (default: 2000; 0 = the whole test split)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, metavar="N",
+        help="CPU threads for every side (default: each framework's own choice; 1 steadies a shared machine)",
+    )  # fmt: skip
+    parser.add_argument("--out", metavar="DIR", help="root of the reports (default: compare)")
+    add_location_arguments(parser)
+    add_common_arguments(parser)
+    return parser
+
+
+def main(argv):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.experiment and not args.config:
+        parser.error("name an EXPERIMENT (a file in configs/) or give --config PATH")
+    from kerasapps.compare.run import check_torch_installed, compare_experiment
+    from kerasapps.config import load_config
+
+    check_torch_installed()
+    epochs = [f"train.epochs={args.epochs}"] if args.epochs is not None else []
+    config = load_config(args.experiment, path=args.config, overrides=[*args.overrides, *epochs])
+    compare_experiment(
+        config,
+        out=args.out,
+        data_dir=args.data_dir,
+        deploy_examples=args.deploy_examples,
+        threads=args.threads,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

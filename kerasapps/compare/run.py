@@ -1,0 +1,126 @@
+"""Train and deploy one experiment's network with TensorFlow and with PyTorch, and report: the library
+behind `python -m kerasapps.compare`.
+
+    config = load_config("lenet", overrides=["train.epochs=2"])
+    report = compare_experiment(config, data_dir="../shared/data")
+
+The parent loads the experiment's data once (the same split, seed and limits as
+`train`), hands the arrays to one worker process per side
+(`kerasapps.compare.worker`: Keras's backend is fixed per process, so each side
+gets its own, with KERAS_BACKEND set in that child's environment only), and
+writes into `compare/<experiment>/`: report.md, report.csv, report.png and the
+deployment files (.tflite, .pte). Files are written under temporary names and
+renamed one by one, so an interrupted comparison leaves no half-written file.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from kerasapps.compare.report import write_report
+from kerasapps.compare.worker import ARRAYS, SIDES
+from kerasapps.data import load_experiment_data
+from kerasapps.errors import UserError, check_at_least
+
+DEFAULT_OUT = "compare"
+# read by TensorFlow's and PyTorch's (OpenMP, MKL) thread pools when the child starts
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+INSTALL = (
+    'PyTorch is not installed: pip install -e ".[torch]" (docs/tf-vs-pytorch.md shows how to get the CPU-only build)'
+)
+
+
+def check_torch_installed():
+    """Raise `UserError` naming the install command unless PyTorch can be imported."""
+    if importlib.util.find_spec("torch") is None:
+        raise UserError(INSTALL)
+
+
+def compare_experiment(
+    config, *, out=None, data_dir=None, deploy_examples=2000, threads=None, sides=tuple(SIDES), log=print,
+):  # fmt: skip
+    """Train and deploy the experiment `config` (a validated `ExperimentConfig`) on every side; write and
+    return the report.
+
+    Args:
+        out: root folder; the report goes to `<out>/<experiment>/` (default `compare/`).
+        data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
+        deploy_examples: test inputs each deployed file runs on (0 = the whole test split).
+        threads: CPU threads of every side (TensorFlow's and PyTorch's thread pools); default: each
+            framework's own choice. 1 keeps a shared machine's numbers steady.
+        sides: which of `worker.SIDES` to run.
+        log: where progress lines and the table go.
+
+    Returns:
+        The report dict (`training`, `deployment` and `notes` rows, and `claims`).
+
+    Raises:
+        UserError: PyTorch missing, an unknown side, a model without a PyTorch twin.
+    """
+    check_torch_installed()
+    check_at_least("--deploy-examples", deploy_examples, 0)
+    if threads is not None:
+        check_at_least("--threads", threads, 1)
+    for side in sides:
+        if side not in SIDES:
+            raise UserError(f"Unknown side {side!r}. Sides are: {', '.join(SIDES)}.")
+    from kerasapps.compare.torch_twins import build_twin  # imports torch: after the cheap checks
+
+    dataset, (x_train, y_train), _ = load_experiment_data(config, data_dir=data_dir, log=log)
+    build_twin(config.model.name, **{**dataset.info.model_kwargs, **config.model.args})  # no twin: fail before training
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": dataset.x_test, "y_test": dataset.y_test}
+    target = pathlib.Path(out or DEFAULT_OUT) / config.name
+    job = {
+        "config": config.to_dict(),
+        "model_kwargs": dataset.info.model_kwargs,
+        "deploy_examples": deploy_examples or len(dataset.x_test),
+        "threads": threads,
+    }
+    log(
+        f"Comparing {config.model.name} on {dataset.info.name}: {len(x_train):,} training / "
+        f"{len(dataset.x_test):,} test "
+        f"examples, {config.train.epochs} epochs, batch {config.train.batch_size}, {config.optimizer.name}; "
+        f"each side in its own process. Report: {target}"
+    )
+    with tempfile.TemporaryDirectory(prefix="kerasapps-compare-") as work:
+        work = pathlib.Path(work)
+        (work / "job.json").write_text(json.dumps(job, default=list))
+        for name in ARRAYS:
+            np.save(work / f"{name}.npy", arrays[name])
+        results = [_run_worker(side, work, i, len(sides), threads, log) for i, side in enumerate(sides, start=1)]
+        report = write_report(results, target, work / "files", config=config, dataset=dataset.info, job=job)
+    log(report["text"])
+    log(f"Wrote {target}/report.md, report.csv and report.png")
+    return report
+
+
+def _run_worker(side, work, index, count, threads, log):
+    """Run one side in a child process; a side that fails gets a result saying why.
+
+    The child's environment alone carries KERAS_BACKEND (and the thread counts), so nothing
+    the user's other commands read changes."""
+    backend, what = SIDES[side]
+    log(f"[{index}/{count}] {side}: {what} ...")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    if threads:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasapps.compare.worker", side, str(work)], env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit code {done.returncode}"
+        log(f"      {side} failed after {seconds:.0f} s: {reason}")
+        return {"side": side, "runs": what, "error": reason}
+    result = json.loads((work / f"{side}.json").read_text())
+    log(f"      done in {seconds:.0f} s")
+    return result

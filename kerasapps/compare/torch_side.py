@@ -1,0 +1,212 @@
+"""The native PyTorch rows: the twin trained in a plain loop (eager, or under `torch.compile`), then ExecuTorch.
+
+A PyTorch user's loop: `torch.optim`, a learning-rate scheduler stepped per
+batch, `loss.backward()`. It follows the experiment's optimizer section with
+Keras's conventions where they differ from PyTorch's defaults, so that both
+sides train with the same optimizer: Adam's epsilon is Keras's 1e-7, `clipnorm`
+clips each gradient on its own (Keras's meaning, not `clip_grad_norm_` over
+all of them), and ResNet's `weight_decay` (a Keras L2 term on kernels) becomes
+SGD weight decay on the conv and linear weights only.
+"""
+
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from kerasapps.compare.timing import FirstStep, throughput
+from kerasapps.compare.torch_twins import build_twin, parameter_count, scores, to_channels_first
+from kerasapps.deploy.bundle import representative_set
+from kerasapps.deploy.convert import first_line
+from kerasapps.errors import UserError
+from kerasapps.scores import accuracy, predicted_classes
+
+# --- training ---------------------------------------------------------------------
+
+
+def make_optimizer(twin, config, steps_per_epoch, weight_decay=0.0):
+    """A `torch.optim` optimizer and a per-batch `LambdaLR` from the experiment's optimizer and schedule."""
+    opt = config.optimizer
+    if opt.name not in ("adam", "sgd"):
+        raise UserError(f"The PyTorch rows take optimizer.name adam or sgd, got {opt.name!r}.")
+    if weight_decay:
+        decayed = [p for name, p in twin.named_parameters() if name.endswith("weight") and p.dim() > 1]
+        others = [p for name, p in twin.named_parameters() if not (name.endswith("weight") and p.dim() > 1)]
+        params = [{"params": decayed, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
+    else:
+        params = twin.parameters()
+    if opt.name == "sgd":
+        optimizer = torch.optim.SGD(params, lr=opt.learning_rate, momentum=opt.momentum, nesterov=opt.nesterov)
+    else:
+        optimizer = torch.optim.Adam(params, lr=opt.learning_rate, eps=1e-7)
+    total = steps_per_epoch * config.train.epochs
+    schedule = config.schedule
+    if schedule.name == "cosine" and schedule.warmup_epochs:
+        raise UserError("The PyTorch rows take a cosine schedule without warm-up; set schedule.warmup_epochs=0.")
+
+    def factor(step):
+        if schedule.name == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        if schedule.name == "step":
+            return schedule.factor ** sum(step >= int(b * total) for b in schedule.boundaries)
+        return 1.0
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train_native(job, config, arrays, *, compiled=False, started):
+    """Train the PyTorch twin of the experiment's model in a plain loop; returns (twin, test scores, result dict)."""
+    torch.manual_seed(config.seed)
+    x_train, y_train = tensors(arrays["x_train"]), torch.from_numpy(arrays["y_train"])
+    twin = build_twin(config.model.name, **{**job["model_kwargs"], **config.model.args})
+    batch, epochs = config.train.batch_size, config.train.epochs
+    steps_per_epoch = -(-len(x_train) // batch)
+    optimizer, scheduler = make_optimizer(twin, config, steps_per_epoch, config.model.args.get("weight_decay", 0.0))
+    with torch.no_grad():
+        binary = twin.eval()(x_train[:1]).shape[-1] == 1  # one logit: P(positive), as the LSTM's
+    loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+    model = torch.compile(twin) if compiled else twin
+    first = FirstStep(started, batch)
+    clip = config.optimizer.clipnorm
+    generator = torch.Generator().manual_seed(config.seed)
+    start = time.perf_counter()
+    twin.train()
+    for _ in range(epochs):
+        for index in torch.randperm(len(x_train), generator=generator).split(batch):
+            logits = model(x_train[index])
+            target = y_train[index].float().reshape(logits.shape) if binary else y_train[index].long()
+            loss = loss_fn(logits, target)
+            optimizer.zero_grad()
+            loss.backward()
+            if clip:
+                for p in twin.parameters():
+                    torch.nn.utils.clip_grad_norm_(p, clip)
+            optimizer.step()
+            scheduler.step()
+            first.step_done(1)
+        if not math.isfinite(loss.item()):
+            raise UserError(f"The PyTorch loss became {loss.item()}; lower optimizer.learning_rate.")
+    end = time.perf_counter()
+    test_scores = predict(twin, arrays["x_test"])
+    result = {
+        "parameters": parameter_count(twin),
+        "test_accuracy": accuracy(test_scores, arrays["y_test"]),
+        "time_to_first_step_s": first.seconds,
+        **throughput(len(x_train) * epochs, start, end, first),
+    }
+    return twin, test_scores, result
+
+
+def tensors(x):
+    """Suite arrays as PyTorch inputs: images to (N, C, H, W) float, token ids to int64."""
+    return torch.from_numpy(to_channels_first(x)) if x.dtype.kind == "f" else torch.from_numpy(x.astype(np.int64))
+
+
+@torch.no_grad()
+def predict(twin, x, batch_size=256):
+    """Keras-style scores (softmax or sigmoid) of the twin in eval mode for suite arrays `x`."""
+    twin.eval()
+    return np.concatenate([scores(twin, tensors(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)])
+
+
+# --- ExecuTorch -------------------------------------------------------------------
+
+
+class Scores(nn.Module):
+    """The twin with its softmax or sigmoid, so that a .pte file returns what a .tflite file does."""
+
+    def __init__(self, twin):
+        super().__init__()
+        self.twin = twin
+
+    def forward(self, x):
+        return scores(self.twin, x)
+
+
+def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir):
+    """ExecuTorch rows: float32 and int8 .pte files (XNNPACK) from `torch.export`, each run on the first
+    `examples` test inputs in the ExecuTorch runtime. A variant that fails gets a row saying why."""
+    try:
+        from executorch.runtime import Runtime
+    except ImportError:
+        return [
+            {"variant": v, "note": 'ExecuTorch is not installed: pip install -e ".[torch]"'}
+            for v in ("float32", "int8")
+        ]
+    x_test, y_test = arrays["x_test"][:examples], arrays["y_test"][:examples]
+    inputs = [tensors(x_test[i : i + 1]) for i in range(len(x_test))]
+    reference = twin_scores[:examples]
+    calibration = tensors(representative_set(arrays["x_train"], config.export.representative_size, config.seed))
+    rows = []
+    for variant in ("float32", "int8"):
+        try:
+            program, delegated, other_ops = lower(Scores(twin.eval()), inputs[0:1], variant, calibration)
+            path = out_dir / f"{variant}.pte"
+            path.write_bytes(program.buffer)
+            method = Runtime.get().load_program(str(path)).load_method("forward")
+            run = lambda x: method.execute([x])[0].numpy()  # noqa: E731
+            outputs = np.concatenate([run(x) for x in inputs])
+        except Exception as error:  # torch.export, the lowering and the runtime raise many private error types
+            rows.append({"variant": variant, "note": f"failed: {first_line(error)}"})
+            continue
+        rows.append({
+            "variant": variant, "file": path.name, "size_kb": round(len(program.buffer) / 1024, 1),
+            "test_accuracy": accuracy(outputs, y_test),
+            "agreement": float(np.mean(predicted_classes(outputs) == predicted_classes(reference))),
+            "max_abs_diff": float(np.abs(outputs - reference).max()),
+            "latency_ms": latency_ms(run, inputs[:100]),
+            "runs_on": ", ".join(delegated) or "portable kernels",
+            "ops": " ".join(other_ops),
+            "needs": "standard ExecuTorch runtime" + (" (portable ops besides XNNPACK)" if other_ops else ""),
+        })  # fmt: skip
+    return rows
+
+
+def lower(module, example, variant, calibration):
+    """`torch.export` -> (int8: XNNPACK quantizer, calibrated on `calibration`) -> XNNPACK lowering -> program.
+
+    Returns (the ExecuTorch program, names of the delegates it calls, ops left outside them)."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    example = tuple(example)
+    exported = torch.export.export(module, example)
+    if variant == "int8":
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+        prepared = prepare_pt2e(exported.module(), quantizer)
+        for i in range(len(calibration)):
+            prepared(calibration[i : i + 1])
+        exported = torch.export.export(convert_pt2e(prepared), example)
+    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+    graph = edge.exported_program().graph_module
+    calls = [node for node in graph.graph.nodes if node.op == "call_function"]
+    delegated = {getattr(graph, n.args[0].target).backend_id for n in calls if "call_delegate" in str(n.target)}
+    other = {
+        _op_name(n.target) for n in calls if "call_delegate" not in str(n.target) and "getitem" not in str(n.target)
+    }
+    return edge.to_executorch(), sorted(delegated), sorted(other)
+
+
+def _op_name(target):
+    """`aten.embedding.default` (an edge op's name) -> "embedding"."""
+    parts = str(target).split(".")
+    return parts[-2] if len(parts) > 1 else parts[0]
+
+
+def latency_ms(run, inputs, repeats=100):
+    """Median milliseconds of one single-input call over `repeats` calls, after a warm-up call."""
+    run(inputs[0])
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        run(inputs[i % len(inputs)])
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))

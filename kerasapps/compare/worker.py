@@ -1,0 +1,75 @@
+"""One side of a comparison, in a process of its own: `python -m kerasapps.compare.worker SIDE WORKDIR`.
+
+Keras picks its backend once per process, from KERAS_BACKEND, when it is first
+imported; so the parent (`kerasapps.compare.run`) starts one worker per side
+with KERAS_BACKEND set in that child's environment only, and nothing is written
+to ~/.keras/keras.json. Each process also measures its own peak memory.
+
+WORKDIR holds job.json (the resolved config and the data's model arguments)
+and the arrays as .npy files; the worker writes `<SIDE>.json` there, and any
+deployment files under `files/`. The parent reads them back.
+"""
+
+import time
+
+STARTED = time.perf_counter()  # before any framework is imported: time to first step counts from here
+
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from kerasapps.compare.timing import peak_memory_mb  # noqa: E402
+from kerasapps.config import config_from_dict  # noqa: E402
+from kerasapps.runs import write_json  # noqa: E402
+
+# side -> (KERAS_BACKEND of its process, what it runs)
+SIDES = {
+    "tf-graph": ("tensorflow", "Keras on TensorFlow, compiled tf.function (the suite's train)"),
+    "tf-eager": ("tensorflow", "Keras on TensorFlow, run_eagerly=True"),
+    "keras-torch": ("torch", "the same Keras model on Keras's torch backend"),
+    "torch-eager": ("torch", "native PyTorch twin, eager loop"),
+    "torch-compile": ("torch", "native PyTorch twin, torch.compile"),
+    "notes": ("torch", "the course notes' PyTorch snippets"),
+}
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def run_side(side, workdir):
+    """Run `side` on the job in `workdir`; returns its result dict (also written to `<side>.json`)."""
+    workdir = pathlib.Path(workdir)
+    job = json.loads((workdir / "job.json").read_text())
+    config = config_from_dict(job["config"])
+    arrays = {name: np.load(workdir / f"{name}.npy") for name in ARRAYS}
+    files = workdir / "files" / side
+    files.mkdir(parents=True, exist_ok=True)
+    result = {"side": side, "runs": SIDES[side][1]}
+    if side == "notes":
+        from kerasapps.compare.notes import run_notes
+
+        result["notes"] = run_notes(arrays, seed=config.seed, epochs=config.train.epochs)
+    elif side.startswith("torch"):
+        from kerasapps.compare.torch_side import deploy_executorch, train_native
+
+        twin, scores, trained = train_native(job, config, arrays, compiled=side == "torch-compile", started=STARTED)
+        result.update(trained, peak_memory_mb=peak_memory_mb())
+        if side == "torch-eager":
+            result["deployment"] = deploy_executorch(
+                twin, config, arrays, scores, examples=job["deploy_examples"], out_dir=files
+            )
+    else:
+        from kerasapps.compare.keras_side import deploy_litert, train_keras
+
+        model, scores, trained = train_keras(job, config, arrays, eager=side == "tf-eager", started=STARTED)
+        result.update(trained, peak_memory_mb=peak_memory_mb())
+        if side == "tf-graph":
+            result["deployment"] = deploy_litert(
+                model, config, arrays, scores, examples=job["deploy_examples"], out_dir=files
+            )
+    write_json(workdir / f"{side}.json", result)
+    return result
+
+
+if __name__ == "__main__":
+    run_side(*sys.argv[1:])
