@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "kerasapps"
 # part -> floor; a part is a top-level module or subpackage of kerasapps
 FLOORS = {
     "errors": 0, "lazy": 0,
-    "registry": 1, "runs": 1, "geometry": 1, "scores": 1,
+    "registry": 1, "runs": 1, "processes": 1, "geometry": 1, "scores": 1,
     "data": 2, "models": 2, "plots": 2,
     "config": 3,
     "training": 4, "deploy": 4,
@@ -24,7 +24,7 @@ FLOORS = {
     "cli": 6,
     "commands": 7,
 }  # fmt: skip
-COMMANDS = {"train", "evaluate", "tune", "export", "predict", "__main__", "models.__main__"}
+COMMANDS = {"train", "evaluate", "tune", "export", "predict", "launch", "__main__", "models.__main__"}
 
 
 def _part(module):
