@@ -47,15 +47,17 @@ class ProcessGroup:
         processes: how many (at least 1).
         port: the coordinator's port on 127.0.0.1 (default: a free one).
         out, err: where process 0's stdout and stderr go.
+        env: variables to set in every process, over this process's environment.
         keep_output: keep every process's whole output in `outputs` (tests read them), not only the last lines.
     """
 
-    def __init__(self, command, *, processes, port=None, out=None, err=None, keep_output=False):
+    def __init__(self, command, *, processes, port=None, out=None, err=None, env=None, keep_output=False):
         check_at_least("--processes", processes, 1)
         self.command = list(command)
         self.processes = processes
         self.address = f"127.0.0.1:{port or free_port()}"
         self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.env = {**os.environ, **(env or {})}
         self.outputs = [collections.deque(maxlen=None if keep_output else KEPT_LINES) for _ in range(processes)]
         self.popens = []
         self._readers = []
@@ -64,8 +66,8 @@ class ProcessGroup:
         """Start every process; returns self."""
         for process_id in range(self.processes):
             env = {
-                **os.environ,
-                "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax"),
+                **self.env,
+                "KERAS_BACKEND": self.env.get("KERAS_BACKEND", "jax"),
                 ADDRESSES_ENV: self.address,
                 PROCESSES_ENV: str(self.processes),
                 PROCESS_ID_ENV: str(process_id),
