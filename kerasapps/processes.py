@@ -122,12 +122,14 @@ class ProcessGroup:
             time.sleep(poll_s)
 
     def run(self, timeout=None):
-        """Start, wait, and stop whatever still runs however the wait ends (Ctrl-C included)."""
+        """Start, wait, and stop whatever still runs however the wait ends (Ctrl-C or a `kill` included)."""
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.start()
             return self.wait(timeout)
         finally:
             self.stop()
+            signal.signal(signal.SIGTERM, previous)
 
     def _fail(self, process_id, code):
         self.stop()
@@ -154,6 +156,12 @@ class ProcessGroup:
     def _drain(self):
         for reader in self._readers:
             reader.join(timeout=STOP_GRACE_S)
+
+
+def _interrupt(signum, frame):
+    """SIGTERM to the launcher: stop as Ctrl-C does, so that its processes are stopped too (they lead
+    their own process groups, so a signal to the launcher's group does not reach them)."""
+    raise KeyboardInterrupt
 
 
 def _signal_group(popen, sig):

@@ -22,8 +22,10 @@ from kerasapps import runs
 from kerasapps.cli import run_main
 from kerasapps.deploy import export_run
 from kerasapps.deploy.interpreter import LiteModel
+from kerasapps.errors import UserError
 from kerasapps.launch import main as launch_main
 from kerasapps.processes import ProcessGroup
+from kerasapps.training.distribution import Cluster, check_batch_size, distribution_requested
 
 pytest.importorskip("jax", reason="the [jax] extra: pip install -e '.[test,jax]'")
 
@@ -135,3 +137,21 @@ def test_launch_refuses_other_commands(capsys):
         run_main(launch_main, ["--processes", "2", "evaluate", "lenet"])
     assert exit_info.value.code == 2
     assert "launch runs `train` across processes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, False),
+    ({"KERAS_DISTRIBUTION_NUM_PROCESSES": "2"}, True),
+    ({"KERASAPPS_DISTRIBUTED": "1"}, True),
+    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "4"}, True),
+    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, False),  # a one-task job trains alone
+    ({"SLURM_NTASKS": "4"}, False),  # inside an allocation, but not started by srun
+])
+def test_which_environments_ask_for_distribution(environ, expected):
+    assert distribution_requested(environ) is expected
+
+
+def test_the_global_batch_must_divide_by_the_processes():
+    check_batch_size(64, Cluster(process_id=1, processes=4))
+    with pytest.raises(UserError, match=r"train.batch_size=30 does not divide by the 4 processes: set it to a multiple of 4"):
+        check_batch_size(30, Cluster(process_id=0, processes=4))
