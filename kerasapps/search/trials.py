@@ -136,7 +136,7 @@ def _trial_main(job, send):
         send.send(("failed", str(error)))
     except keras_tuner.errors.FatalError as error:
         send.send(("fatal", str(error)))
-    except Exception:  # noqa: BLE001 - any error fails this trial only; the search reports it
+    except Exception:  # any other error fails this trial only; the search reports it
         send.send(("error", traceback.format_exc()))
     finally:
         send.close()
