@@ -5,9 +5,10 @@
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_distributed.py tune-memory --trials 100
 
 `scaling`: ResNet-20 on CIFAR-10 trained by `kerasapps launch --processes N` (JAX backend),
-for each N; images/s is the global batch over the last epoch's time per step, which
-Keras prints (so the first epoch's compilation is left out). Scaling on localhost is
-bounded by the cores: every process computes on the same CPU.
+for each N; images/s is the last epoch's training images over its time, as Keras prints
+it (whole seconds; the first epoch's compilation is left out, so use --epochs 2 or more).
+Both experiments hold out 10% for validation. Scaling on localhost is bounded by the
+cores: every process computes on the same CPU.
 
 `backends`: one process, `--backend jax` against `--backend tensorflow`, on LeNet and
 ResNet-20, interleaved (A B A B ...) `--repeats` times; the median images/s of each.
@@ -32,18 +33,16 @@ import tempfile
 import pandas as pd
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-STEP = re.compile(r"(\d+(?:\.\d+)?)(ms|s)/step")
+EPOCH = re.compile(r" - (\d+)s - ")
 MACHINE = f"{platform.machine()}, {os.cpu_count()} CPUs (shared)"
 
 
-def last_step_seconds(lines):
-    """Seconds per step of the last epoch Keras reported (verbose=2 lines)."""
-    steps = [STEP.search(line) for line in lines]
-    steps = [m for m in steps if m]
-    if not steps:
-        raise SystemExit("no 'ms/step' line in the output:\n" + "".join(lines)[-2000:])
-    value, unit = steps[-1].groups()
-    return float(value) / (1000 if unit == "ms" else 1)
+def last_epoch_seconds(lines):
+    """Seconds of the last epoch Keras reported (verbose=2 lines: "18/18 - 40s - 2s/step - ...")."""
+    epochs = [m for m in map(EPOCH.search, lines) if m]
+    if not epochs:
+        raise SystemExit("no epoch line in the output:\n" + "".join(lines)[-2000:])
+    return max(int(epochs[-1].group(1)), 1)
 
 
 def train_args(experiment, args):
@@ -52,8 +51,10 @@ def train_args(experiment, args):
     return ["train", experiment, *[a for s in sets for a in ("--set", s)]]
 
 
-def images_per_s(lines, batch_size):
-    return round(batch_size / last_step_seconds(lines), 1)
+def images_per_s(lines, args):
+    """Training images of the last epoch (batches drop the remainder) over its seconds."""
+    steps = int(args.limit_train * 0.9) // args.batch_size
+    return round(steps * args.batch_size / last_epoch_seconds(lines), 1)
 
 
 def bench_scaling(args, runs_dir):
@@ -66,7 +67,7 @@ def bench_scaling(args, runs_dir):
                              env={"KERASAPPS_RUNS_DIR": runs_dir}, keep_output=True)
         if group.run(timeout=args.timeout) != 0:
             raise SystemExit(out.getvalue()[-3000:])
-        rows.append({"processes": processes, "images_per_s": images_per_s(group.outputs[0], args.batch_size)})
+        rows.append({"processes": processes, "images_per_s": images_per_s(group.outputs[0], args)})
         print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
@@ -84,7 +85,7 @@ def bench_backends(args, runs_dir):
                 if result.returncode:
                     raise SystemExit(result.stderr[-3000:])
                 rows.append({"repeat": repeat, "experiment": experiment, "backend": backend,
-                             "images_per_s": images_per_s(result.stdout.splitlines(), args.batch_size)})
+                             "images_per_s": images_per_s(result.stdout.splitlines(), args)})
                 print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     medians = frame.groupby(["experiment", "backend"], as_index=False)["images_per_s"].median()
