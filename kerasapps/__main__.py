@@ -10,6 +10,7 @@ import sys
 COMMANDS = {  # name -> (module with main(argv), one line of help)
     "train": ("kerasapps.train", "train, evaluate and save an experiment (configs/<name>.yaml)"),
     "evaluate": ("kerasapps.evaluate", "confusion matrix and per-class report of a finished run"),
+    "launch": ("kerasapps.launch", "train in N local processes, data-parallel (JAX backend)"),
     "tune": ("kerasapps.tune", "keras-tuner search over an experiment's tune.space"),
     "export": ("kerasapps.export", "SavedModel and TFLite (LiteRT) files of a run, each checked"),
     "predict": ("kerasapps.predict", "classify image files or texts with a run or a .tflite file"),

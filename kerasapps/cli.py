@@ -1,6 +1,8 @@
 """What every `python -m kerasapps.X` entry point shares: error handling and common flags."""
 
 import argparse
+import importlib.util
+import os
 import sys
 import traceback
 
@@ -23,6 +25,32 @@ def add_location_arguments(parser: argparse.ArgumentParser):
     parser.add_argument(
         "--runs-dir", metavar="DIR", help="root of run folders (default: $KERASAPPS_RUNS_DIR or saved_models)"
     )
+
+
+BACKENDS = ("tensorflow", "jax")
+
+
+def add_backend_argument(parser: argparse.ArgumentParser):
+    parser.add_argument(
+        "--backend", choices=BACKENDS,
+        help="Keras backend (default: $KERAS_BACKEND, else tensorflow); jax can train across processes",
+    )
+
+
+def select_backend(backend):
+    """Make `backend` (None: keep $KERAS_BACKEND) Keras's backend; call it before anything imports Keras.
+
+    Raises:
+        UserError: JAX is asked for but not installed, or Keras is already loaded with another backend.
+    """
+    if backend is None:
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "jax" and importlib.util.find_spec("jax") is None:
+        raise UserError("The JAX backend needs JAX: pip install 'kerasapps[jax]'.")
+    loaded = sys.modules.get("keras")
+    if loaded is not None and loaded.backend.backend() != backend:
+        raise UserError(f"Keras is already loaded with the {loaded.backend.backend()} backend; {backend} comes too late.")
+    os.environ["KERAS_BACKEND"] = backend
 
 
 def add_set_argument(parser: argparse.ArgumentParser, help):

@@ -75,8 +75,8 @@ class LazyModule(types.ModuleType):
 
     def _load(self):
         if self._module is None:
-            if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" or self.__name__ == "tensorflow":
-                import_tensorflow()
+            # Under every backend: Keras imports TensorFlow anyway and the data pipelines are tf.data.
+            import_tensorflow()
             with native_output_silenced(2):
                 self._module = importlib.import_module(self.__name__)
             for callback in self._on_load:

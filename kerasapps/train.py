@@ -2,7 +2,15 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, prog, run_main
+from kerasapps.cli import (
+    add_backend_argument,
+    add_common_arguments,
+    add_location_arguments,
+    add_set_argument,
+    prog,
+    run_main,
+    select_backend,
+)
 
 
 def build_parser():
@@ -10,11 +18,16 @@ def build_parser():
         prog=prog("train"),
         description="Train an experiment from configs/<EXPERIMENT>.yaml, evaluate it on the test split\n"
         "and save a run folder saved_models/<EXPERIMENT>/<run-id>/ (model.keras, config.yaml,\n"
-        "history.csv, metrics.json, curves.png, tensorboard/).",
+        "history.csv, metrics.json, curves.png, tensorboard/).\n\n"
+        "With --backend jax and the KERAS_DISTRIBUTION_* variables (or under Slurm's srun) it trains\n"
+        "data-parallel across processes and hosts; `python -m kerasapps.launch` starts such processes\n"
+        "on one machine. Process 0 writes the run folder. See docs/distributed.md.",
         epilog="Examples:\n"
         "  python -m kerasapps.train lenet\n"
         "  python -m kerasapps.train lenet --set train.epochs=3 --set optimizer.learning_rate=0.002\n"
         "  python -m kerasapps.train lenet --resume        # continue an interrupted run\n"
+        "  python -m kerasapps.train resnet20 --backend jax\n"
+        "  python -m kerasapps.launch --processes 2 train resnet20 --backend jax   # 2 processes, data-parallel\n"
         "  python -m kerasapps.train --config my.yaml --print-config",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -23,6 +36,7 @@ def build_parser():
     add_set_argument(parser, help="override a config value, e.g. train.epochs=3 or model.args.dropout=0.25 (repeatable)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the experiment")
+    add_backend_argument(parser)
     add_location_arguments(parser)
     add_common_arguments(parser)
     return parser
@@ -40,6 +54,7 @@ def main(argv):
     if args.print_config:
         print(dump_config(config), end="")
         return 0
+    select_backend(args.backend)
     from kerasapps.training import train_and_evaluate
 
     train_and_evaluate(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume)

@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "kerasapps"
 # part -> floor; a part is a top-level module or subpackage of kerasapps
 FLOORS = {
     "errors": 0, "lazy": 0,
-    "registry": 1, "runs": 1, "geometry": 1, "scores": 1,
+    "registry": 1, "runs": 1, "processes": 1, "geometry": 1, "scores": 1,
     "data": 2, "models": 2, "plots": 2,
     "config": 3,
     "training": 4, "deploy": 4, "course": 4,
@@ -25,7 +25,8 @@ FLOORS = {
     "commands": 7,
 }  # fmt: skip
 COMMANDS = {
-    "train", "evaluate", "tune", "export", "predict", "lab", "visualize", "__main__", "models.__main__", "compare.__main__",
+    "train", "evaluate", "tune", "export", "predict", "lab", "visualize", "launch", "__main__", "models.__main__",
+    "compare.__main__",
 }  # fmt: skip
 
 

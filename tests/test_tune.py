@@ -196,15 +196,16 @@ def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeyp
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(ExperimentHyperModel, "fit", interrupt_second_trial)
+    quiet = {**QUIET, "trial_processes": False}  # the patched fit exists in this process only
     with pytest.raises(KeyboardInterrupt):
-        search.search(config, runs_dir=runs_dir, **QUIET)
+        search.search(config, runs_dir=runs_dir, **quiet)
     folder = search.tune_dir(config, runs_dir=runs_dir)
     before = pd.read_csv(folder / "trials.csv")
     assert list(before["status"]) == ["COMPLETED", "RUNNING"]
 
     calls.clear()
     interrupt_at[0] = None
-    result = search.search(config, runs_dir=runs_dir, **QUIET)
+    result = search.search(config, runs_dir=runs_dir, **quiet)
     assert len(calls) == 2  # the interrupted trial and the third; the first is not run again
     after = result.trials
     assert list(after["status"]) == ["COMPLETED"] * 3
@@ -213,9 +214,9 @@ def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeyp
 
     changed = _config(extra=["tune.tuner=random", "tune.max_trials=1", "optimizer.name=sgd"])
     with pytest.raises(UserError, match=r"started with another config \(optimizer.name: 'adam' then, 'sgd' now\)"):
-        search.search(changed, runs_dir=runs_dir, **QUIET)
+        search.search(changed, runs_dir=runs_dir, **quiet)
     calls.clear()
-    restarted = search.search(changed, runs_dir=runs_dir, overwrite=True, **QUIET)
+    restarted = search.search(changed, runs_dir=runs_dir, overwrite=True, **quiet)
     assert len(calls) == 1 and list(restarted.trials["status"]) == ["COMPLETED"]
 
 

@@ -158,8 +158,10 @@ def split_validation(x, y, fraction, seed):
     return (x[train], y[train]), (x[val], y[val])
 
 
-def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None):
+def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop_remainder=False):
     """A tf.data pipeline of (x, y) batches over in-memory arrays.
+
+    `drop_remainder` leaves out a last, smaller batch (training across processes needs equal batches).
 
     Shuffling permutes indices, not examples, and each batch is one `tf.gather`:
     per-example shuffle-then-batch costs more per step than training LeNet does.
@@ -170,7 +172,7 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None):
     indices = tf.data.Dataset.range(n)
     if shuffle:
         indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    batches = indices.batch(batch_size).map(
+    batches = indices.batch(batch_size, drop_remainder=drop_remainder).map(
         lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,

@@ -70,9 +70,13 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         best = int(np.argmax(values) if self.objective.direction == "max" else np.argmin(values))
         results = {name: float(series[best]) for name, series in logs.items() if name != "learning_rate"}
         results.update(epochs=len(history.epoch), seconds=round(seconds, 2))
+        self.report(hp, results)
+        return results
+
+    def report(self, hp, results):
+        """Log one line for a finished trial: its objective, epochs, time and settings."""
         settings = ", ".join(f"{e.key}={hp.values[e.key]}" for e in self.entries if e.key in hp.values and is_active(e, hp.values))
         self.log(f"trial done: {self.objective.name}={results[self.objective.name]:.4f} "
-                 f"({results['epochs']} epochs, {seconds:.1f} s) with {settings}")
-        return results
+                 f"({results['epochs']} epochs, {results['seconds']:.1f} s) with {settings}")
 
 

@@ -31,6 +31,7 @@ from kerasapps.errors import UserError, check_choice
 from kerasapps.plots import plot_trials
 from kerasapps.search.hypermodel import ExperimentHyperModel
 from kerasapps.search.space import check_space, config_for, is_active, parse_space
+from kerasapps.search.trials import tuner_class
 from kerasapps.training import seed_everything, train_and_evaluate
 
 TUNER_CLASSES = {  # one per name in config.TUNERS
@@ -66,7 +67,7 @@ def tune_dir(config, name=None, runs_dir=None):
 
 
 def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, retrain=False,
-           distributed=None, oracle=None, verbose=0, log=print):
+           distributed=None, oracle=None, verbose=0, trial_processes=True, log=print):
     """Search `config.tune.space` with `config.tune.tuner`, then write the results.
 
     Args:
@@ -78,6 +79,8 @@ def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, 
         distributed: None, "chief" (serves the oracle, trains nothing) or "worker" (runs trials).
         oracle: "HOST:PORT" of the chief, with `distributed`.
         verbose: Keras fit verbosity within trials.
+        trial_processes: run each trial in a fresh process (`search.trials`): flat memory, and a
+            crashed or killed trial fails alone. False trains every trial in this process.
         log: where progress lines go.
 
     Returns:
@@ -106,7 +109,8 @@ def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, 
         f"({_budget(config)}) on {len(train[0]):,} train / {len(validation[0]):,} validation examples. "
         f"Folder: {folder}")
     with _distributed_env(distributed, address), _expected_warnings_silenced():
-        tuner = _make_tuner(config, hypermodel, folder, overwrite=overwrite)
+        tuner = _make_tuner(config, hypermodel, folder, overwrite=overwrite, trial_processes=trial_processes)
+        tuner.trial_data_dir = data_dir
         if distributed != "worker":
             folder.mkdir(parents=True, exist_ok=True)  # overwrite=True has just deleted it
             save_config(config, folder / SEARCH_CONFIG_FILE)
@@ -159,8 +163,9 @@ def _budget(config):
     return f"{tune.max_trials} trials"
 
 
-def _make_tuner(config, hypermodel, folder, *, overwrite):
+def _make_tuner(config, hypermodel, folder, *, overwrite, trial_processes):
     tune = config.tune
+    tuner_cls = tuner_class(TUNER_CLASSES[tune.tuner]) if trial_processes else TUNER_CLASSES[tune.tuner]
     kwargs = {
         "hypermodel": hypermodel,
         "objective": hypermodel.objective,
@@ -171,10 +176,10 @@ def _make_tuner(config, hypermodel, folder, *, overwrite):
         "overwrite": overwrite,
     }
     if tune.tuner == "hyperband":
-        tuner = keras_tuner.Hyperband(max_epochs=config.train.epochs, factor=tune.hyperband_factor, **kwargs)
+        tuner = tuner_cls(max_epochs=config.train.epochs, factor=tune.hyperband_factor, **kwargs)
         tuner.oracle.max_trials = tune.max_trials  # Hyperband counts brackets, not trials: cap them too
         return tuner
-    return TUNER_CLASSES[tune.tuner](max_trials=tune.max_trials, **kwargs)
+    return tuner_cls(max_trials=tune.max_trials, **kwargs)
 
 
 def _check_same_search(folder, config):

@@ -7,6 +7,7 @@ the compile settings reaches both.
 
 import math
 import sys
+import warnings
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from kerasapps.errors import TrainingDiverged
 from kerasapps.lazy import keras, tf
 from kerasapps.models import build_model
 from kerasapps.training.callbacks import StopOnNaN
+from kerasapps.training.distribution import check_batch_size, current_cluster
 from kerasapps.training.optimizers import make_optimizer
 
 
@@ -73,6 +75,9 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
         epochs, initial_epoch: default to the config's epochs and 0 (Hyperband sets both).
         verbose: Keras verbosity (default: progress bar on a terminal, else a line per epoch).
 
+    Across processes (`training.distribution`), every process passes the same
+    arrays; batches then drop the remainder, so that all processes step together.
+
     Returns:
         The Keras `History`.
 
@@ -81,15 +86,22 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
     """
     (x, y), (x_val, y_val) = train, validation
     batch = config.train.batch_size
-    history = model.fit(
-        make_pipeline(x, y, batch_size=batch, shuffle=True, seed=config.seed, augment=augment),
-        validation_data=make_pipeline(x_val, y_val, batch_size=batch) if len(x_val) else None,
-        epochs=epochs or config.train.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=[*callbacks, StopOnNaN()],
-        verbose=fit_verbosity() if verbose is None else verbose,
-        shuffle=False,  # the pipeline shuffles; Keras would only warn
-    )
+    cluster = current_cluster()
+    check_batch_size(batch, cluster)
+    even = cluster.distributed
+    with warnings.catch_warnings():
+        # Keras's per-process share of a tf.data pipeline has no known length, so the
+        # end of each epoch reads to Keras as "ran out of data": it is the epoch's end.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = model.fit(
+            make_pipeline(x, y, batch_size=batch, shuffle=True, seed=config.seed, augment=augment, drop_remainder=even),
+            validation_data=make_pipeline(x_val, y_val, batch_size=batch, drop_remainder=even) if len(x_val) else None,
+            epochs=epochs or config.train.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[*callbacks, StopOnNaN()],
+            verbose=fit_verbosity() if verbose is None else verbose,
+            shuffle=False,  # the pipeline shuffles; Keras would only warn
+        )
     losses = history.history.get("loss", [])
     if not all(np.isfinite(losses)):
         raise TrainingDiverged(

@@ -25,6 +25,7 @@ from kerasapps.errors import TrainingDiverged, UserError
 from kerasapps.lazy import keras, tf
 from kerasapps.plots import plot_history
 from kerasapps.training.callbacks import run_callbacks
+from kerasapps.training.distribution import broadcast_path, process_folder, start_cluster, stop_distributing
 from kerasapps.training.fit import build_and_compile, fit, seed_everything
 
 # --- the run ----------------------------------------------------------------------
@@ -42,14 +43,16 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         log: where progress lines go.
 
     Returns:
-        (run_dir, metrics dict) - the same metrics as run_dir/metrics.json.
+        (run_dir, metrics dict) - the same metrics as run_dir/metrics.json; across processes
+        (`training.distribution`) the others return (run_dir, None): process 0 evaluates and writes.
 
     Raises:
         UserError: bad config or data, or nothing to resume.
         TrainingDiverged: the loss became NaN.
     """
+    cluster = start_cluster()
     if resume:
-        run_dir = runs.unfinished_run(config.name, runs_dir)
+        run_dir = broadcast_path(runs.unfinished_run(config.name, runs_dir) if cluster.is_chief else None, cluster)
         if run_dir is None:
             raise UserError(
                 f"Nothing to resume: experiment {config.name!r} has no unfinished run under {runs.runs_root(runs_dir)}."
@@ -57,8 +60,7 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         config = config_from_dict(read_yaml(run_dir / runs.CONFIG_FILE), where=str(run_dir / runs.CONFIG_FILE))
         log(f"Resuming {run_dir} with its saved config.")
     else:
-        run_dir = runs.new_run_dir(config.name, runs_dir)
-        save_config(config, run_dir / runs.CONFIG_FILE)
+        run_dir = broadcast_path(_new_run(config, runs_dir) if cluster.is_chief else None, cluster)
 
     seed_everything(config.seed)
     dataset, (x_train, y_train), (x_val, y_val) = load_experiment_data(config, data_dir=data_dir, log=log)
@@ -66,24 +68,31 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
     log(
         f"Training {config.model.name} ({model.count_params():,} parameters) on {dataset.info.name} "
         f"[{dataset.info.source}]: {len(x_train):,} train / {len(x_val):,} validation / "
-        f"{len(dataset.x_test):,} test examples, {config.train.epochs} epochs. Run folder: {run_dir}"
+        f"{len(dataset.x_test):,} test examples, {config.train.epochs} epochs, {_where(cluster)}. Run folder: {run_dir}"
     )
 
-    callbacks = run_callbacks(config, run_dir, has_validation=len(x_val) > 0, resume=resume)
     start = time.perf_counter()
-    try:
-        history = fit(
-            model, config, (x_train, y_train), (x_val, y_val), augment=dataset.augment, callbacks=callbacks,
-            verbose=verbose,
-        )
-    except TrainingDiverged as error:
-        raise TrainingDiverged(f"training stopped: {error}; {run_dir} keeps the history.") from None
-    train_time = time.perf_counter() - start
+    with process_folder(run_dir, cluster) as folder:
+        callbacks = run_callbacks(config, folder, has_validation=len(x_val) > 0, resume=resume)
+        try:
+            history = fit(
+                model, config, (x_train, y_train), (x_val, y_val), augment=dataset.augment, callbacks=callbacks,
+                verbose=verbose,
+            )
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"training stopped: {error}; {run_dir} keeps the history.") from None
+        train_time = time.perf_counter() - start
+        runs.save_model_atomic(model, folder / runs.MODEL_FILE)  # every process: saving is collective
+    if cluster.distributed:
+        # predict does not work across processes: process 0 evaluates its saved model alone.
+        stop_distributing()
+        if not cluster.is_chief:
+            return run_dir, None
+        model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
 
     test_loss, test_accuracy = model.evaluate(
         make_pipeline(dataset.x_test, dataset.y_test, batch_size=config.train.batch_size), verbose=0
     )
-    runs.save_model_atomic(model, run_dir / runs.MODEL_FILE)
     epochs_done = len(history.epoch)
     metrics = {
         "experiment": config.name,
@@ -99,11 +108,24 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
         "seed": config.seed,
+        "backend": keras.backend.backend(),
+        "processes": cluster.processes,
         "versions": library_versions(),
     }
     _write_outputs(run_dir, metrics, dataset)
     log(f"Test accuracy: {test_accuracy:.2%} (loss {test_loss:.4f}). Saved {run_dir}")
     return run_dir, metrics
+
+
+def _new_run(config, runs_dir):
+    run_dir = runs.new_run_dir(config.name, runs_dir)
+    save_config(config, run_dir / runs.CONFIG_FILE)
+    return run_dir
+
+
+def _where(cluster):
+    backend = keras.backend.backend()
+    return f"{cluster.processes} processes ({backend})" if cluster.distributed else f"one process ({backend})"
 
 
 def _completed_epochs(run_dir):

@@ -1,0 +1,42 @@
+"""python -m kerasapps.launch --processes N train EXPERIMENT ...: data-parallel training in N local processes."""
+
+import argparse
+
+from kerasapps.cli import add_common_arguments, prog, run_main
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=prog("launch"),
+        description="Start N processes of `python -m kerasapps train ...` on this machine, with the\n"
+        "KERAS_DISTRIBUTION_* variables set (process 0 coordinates on 127.0.0.1) and the JAX backend,\n"
+        "so that they train one model data-parallel: each process takes a share of every global batch.\n"
+        "Process 0's output is shown and process 0 writes the run folder. If one process fails or is\n"
+        "killed, the others are stopped and the launch exits 1 (or the failed process's code).\n"
+        "The same train command runs across hosts under Slurm or Kubernetes: see docs/distributed.md.",
+        epilog="Examples:\n"
+        "  python -m kerasapps.launch --processes 2 train lenet\n"
+        "  python -m kerasapps.launch --processes 4 train resnet20 --set train.batch_size=128\n"
+        "  python -m kerasapps.launch --processes 2 train resnet20 --resume    # after an interruption\n"
+        "  python -m kerasapps.launch --processes 2 --timeout 3600 train lenet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--processes", type=int, required=True, metavar="N", help="how many processes (at least 1)")
+    parser.add_argument("--port", type=int, help="process 0's coordinator port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="stop every process and exit 1 after this long (default: no limit)")
+    add_common_arguments(parser)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="train EXPERIMENT [train's arguments]")
+    return parser
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+    from kerasapps.processes import ProcessGroup, check_command
+
+    check_command(args.command)
+    return ProcessGroup(args.command, processes=args.processes, port=args.port).run(timeout=args.timeout)
+
+
+if __name__ == "__main__":
+    run_main(main)

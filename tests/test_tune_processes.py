@@ -1,0 +1,70 @@
+"""Each tuning trial in a fresh process (issue 12): the search's memory stays flat, a killed trial fails alone."""
+
+import os
+import pathlib
+import signal
+import threading
+import time
+from multiprocessing import forkserver
+
+from kerasapps import search
+from kerasapps.config import load_config
+
+TINY = ["data.limit_train=200", "data.limit_test=50", "train.epochs=1", "train.batch_size=64",
+        "callbacks.tensorboard=false", "tune.tuner=random"]
+KILLED_TRIAL = 3  # the trial whose process the test kills
+
+
+def _rss_mib():
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def _children(pid):
+    """Processes whose parent is `pid`."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _kill_trial_process(done, stop):
+    """Kill the first trial process that appears once `done` trials have finished."""
+    while not stop.is_set():
+        server = forkserver._forkserver._forkserver_pid
+        if len(done) == KILLED_TRIAL and server:
+            for pid in _children(server):
+                os.kill(pid, signal.SIGKILL)
+                return
+        time.sleep(0.05)
+
+
+def test_twenty_trials_hold_flat_memory_and_a_killed_trial_fails_alone(data_dir, runs_dir):
+    config = load_config("lenet", overrides=[*TINY, "tune.max_trials=21"])
+    rss = []
+
+    def log(line):
+        if line.startswith("trial done:"):
+            rss.append(_rss_mib())
+
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_trial_process, args=(rss, stop), daemon=True)
+    killer.start()
+    try:
+        result = search.search(config, runs_dir=runs_dir, verbose=0, log=log)
+    finally:
+        stop.set()
+        killer.join()
+    trials = result.trials
+    assert list(trials["status"]).count("COMPLETED") == 20 and len(rss) == 20
+    (failed,) = trials[trials["status"] == "FAILED"].itertuples()
+    assert failed.trial == f"{KILLED_TRIAL:02d}" and "killed by signal 9" in failed.message
+    assert rss[-1] - rss[1] < 50, f"memory grew from {rss[1]:.0f} MiB after 2 trials to {rss[-1]:.0f} MiB after 20"
+    assert result.best_config_path.is_file()
