@@ -191,11 +191,11 @@ class ResNetCifar(nn.Module):
 TWINS = {"lenet": LeNet5, "rnn": LSTMClassifier, "resnet": ResNetCifar}
 # Keras builder arguments with no bearing on the PyTorch module (weight decay goes to the optimizer).
 IGNORED = {"api", "name", "sequence_length", "weight_decay", "batch_norm", "cell", "num_layers", "bidirectional",
-           "recurrent_dropout", "block", "stem", "shortcut", "version", "conv_bias"}  # fmt: skip
+           "recurrent_dropout", "block", "stem", "shortcut", "version", "conv_bias", "width"}  # fmt: skip
 # What the twins cover: the experiments' own settings (anything else has no twin yet).
 REQUIRED = {
     "batch_norm": False, "cell": "lstm", "num_layers": 1, "bidirectional": False, "recurrent_dropout": 0.0,
-    "block": "basic", "stem": "cifar", "shortcut": "identity", "version": 1, "conv_bias": False,
+    "block": "basic", "stem": "cifar", "shortcut": "identity", "version": 1, "conv_bias": False, "width": 1.0,
 }  # fmt: skip
 
 
