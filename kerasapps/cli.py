@@ -53,6 +53,25 @@ def select_backend(backend):
     os.environ["KERAS_BACKEND"] = backend
 
 
+def add_experiment_arguments(parser: argparse.ArgumentParser):
+    """EXPERIMENT (a YAML name in ./configs or the bundled configs) and --config PATH, for the commands
+    that run an experiment; `experiment_config` resolves them."""
+    parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
+    parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
+
+
+def experiment_config(parser: argparse.ArgumentParser, args, overrides=()):
+    """The config that EXPERIMENT or --config names, with --set and then `overrides` applied.
+
+    A usage error (exit 2) if neither is given; `UserError` for a bad file or value.
+    """
+    if not args.experiment and not args.config:
+        parser.error("name an EXPERIMENT (a file in configs/) or give --config PATH")
+    from kerasapps.config import load_config
+
+    return load_config(args.experiment, path=args.config, overrides=[*args.overrides, *overrides])
+
+
 def add_set_argument(parser: argparse.ArgumentParser, help):
     """The repeatable --set KEY=VALUE config override, collected in `args.overrides`."""
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help)

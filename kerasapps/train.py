@@ -5,8 +5,10 @@ import argparse
 from kerasapps.cli import (
     add_backend_argument,
     add_common_arguments,
+    add_experiment_arguments,
     add_location_arguments,
     add_set_argument,
+    experiment_config,
     prog,
     run_main,
     select_backend,
@@ -31,8 +33,7 @@ def build_parser():
         "  python -m kerasapps.train --config my.yaml --print-config",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
-    parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
+    add_experiment_arguments(parser)
     add_set_argument(parser, help="override a config value, e.g. train.epochs=3 or model.args.dropout=0.25 (repeatable)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the experiment")
@@ -45,12 +46,9 @@ def build_parser():
 def main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.experiment and not args.config:
-        parser.error("name an EXPERIMENT (a file in configs/) or give --config PATH")
+    config = experiment_config(parser, args)
+    from kerasapps.config import dump_config
 
-    from kerasapps.config import dump_config, load_config
-
-    config = load_config(args.experiment, path=args.config, overrides=args.overrides)
     if args.print_config:
         print(dump_config(config), end="")
         return 0

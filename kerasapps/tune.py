@@ -2,7 +2,15 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, prog, run_main
+from kerasapps.cli import (
+    add_common_arguments,
+    add_experiment_arguments,
+    add_location_arguments,
+    add_set_argument,
+    experiment_config,
+    prog,
+    run_main,
+)
 from kerasapps.config import OBJECTIVES, TUNERS
 
 
@@ -33,8 +41,7 @@ def build_parser():
         "  python -m kerasapps.tune lenet --distributed worker --oracle 10.0.0.1:8000   # runs them; start many",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
-    parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
+    add_experiment_arguments(parser)
     parser.add_argument("--tuner", choices=TUNERS,
                         help="search algorithm (default: tune.tuner of the config)")
     parser.add_argument("--max-trials", type=int, metavar="N",
@@ -71,16 +78,13 @@ FLAG_KEYS = {
 def main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.experiment and not args.config:
-        parser.error("name an EXPERIMENT (a file in configs/) or give --config PATH")
     if bool(args.distributed) != bool(args.oracle):
         parser.error("--distributed and --oracle HOST:PORT go together")
 
-    from kerasapps.config import load_config
+    flags = [f"{key}={getattr(args, flag)}" for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None]
+    config = experiment_config(parser, args, flags)
     from kerasapps.search import search
 
-    flags = [f"{key}={getattr(args, flag)}" for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None]
-    config = load_config(args.experiment, path=args.config, overrides=[*args.overrides, *flags])
     search(
         config,
         name=args.name,

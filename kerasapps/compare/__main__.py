@@ -2,7 +2,15 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, add_location_arguments, add_set_argument, prog, run_main
+from kerasapps.cli import (
+    add_common_arguments,
+    add_experiment_arguments,
+    add_location_arguments,
+    add_set_argument,
+    experiment_config,
+    prog,
+    run_main,
+)
 
 
 def build_parser():
@@ -21,8 +29,7 @@ def build_parser():
         "  python -m kerasapps.compare resnet20 --epochs 1 --set data.limit_train=5000",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("experiment", nargs="?", help="name of a YAML file in configs/ (e.g. lenet)")
-    parser.add_argument("--config", metavar="PATH", help="a config file outside configs/")
+    add_experiment_arguments(parser)
     parser.add_argument(
         "--epochs", type=int, metavar="N", help="training epochs on every side (default: the experiment's)"
     )
@@ -44,14 +51,11 @@ def build_parser():
 def main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.experiment and not args.config:
-        parser.error("name an EXPERIMENT (a file in configs/) or give --config PATH")
     from kerasapps.compare.run import check_torch_installed, compare_experiment
-    from kerasapps.config import load_config
 
     check_torch_installed()
     epochs = [f"train.epochs={args.epochs}"] if args.epochs is not None else []
-    config = load_config(args.experiment, path=args.config, overrides=[*args.overrides, *epochs])
+    config = experiment_config(parser, args, epochs)
     compare_experiment(
         config,
         out=args.out,
