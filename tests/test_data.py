@@ -100,6 +100,34 @@ def test_pipeline_visits_every_example_once_and_reshuffles():
     assert not np.array_equal(epochs[0], epochs[1])
 
 
+def test_pipeline_keeps_pairs_dtypes_and_a_static_batch_when_dropping_the_remainder():
+    x = np.arange(50 * 3, dtype=np.int32).reshape(50, 3)  # token ids: integers stay integers
+    y = np.arange(50, dtype=np.float32)
+    batches = list(make_pipeline(x, y, batch_size=8, shuffle=True, seed=0, drop_remainder=True))
+    assert len(batches) == 6 and batches[0][0].dtype == "int32" and batches[0][1].dtype == "float32"
+    assert all(np.array_equal(bx.numpy()[:, 0] // 3, by.numpy()) for bx, by in batches)  # rows stay paired
+    spec = make_pipeline(x, y, batch_size=8, drop_remainder=True).element_spec
+    assert spec[0].shape.as_list() == [8, 3] and spec[1].shape.as_list() == [8]
+
+
+def test_mnist_shift_augmentation_moves_digits_without_cutting_or_mirroring_them(data_dir):
+    from kerasapps.lazy import tf
+
+    dataset = load_dataset("mnist", data_dir=str(data_dir), options={"augment": "shift", "max_shift": 2})
+    x = dataset.x_test[:64]
+    tf.random.set_seed(0)
+    out, _ = dataset.augment(tf.constant(x), tf.constant(dataset.y_test[:64]))
+    out = out.numpy()
+    offsets = set()
+    for original, moved in zip(x, out):
+        padded = np.pad(original, ((2, 2), (2, 2), (0, 0)))
+        found = [(dy, dx) for dy in range(5) for dx in range(5) if np.array_equal(padded[dy : dy + 32, dx : dx + 32], moved)]
+        assert found, "an augmented digit is not a shift of its original"
+        offsets.update(found)
+        assert moved.sum() == pytest.approx(original.sum())  # MNIST's 4-pixel margin: nothing cut off
+    assert len(offsets) > 10
+
+
 def test_preprocess_standardizes_per_channel():
     spec = {"size": [2, 2], "channels": 3, "pad_to": None, "scale": 1.0, "mean": [1, 2, 3], "std": [1, 2, 4]}
     out = preprocess_images(np.full((1, 2, 2, 3), 5, np.uint8), spec)

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from kerasapps.config import read_yaml
 from kerasapps.data import load_dataset, make_pipeline
-from kerasapps.data.image_folder import CIFAR10_CLASSES, make_augment, read_image_folder
+from kerasapps.data.image_folder import CIFAR10_CLASSES, read_image_folder
+from kerasapps.data.image_preprocessing import make_augment
 from kerasapps.errors import UserError
 from kerasapps.runs import resolve_run
 
@@ -109,7 +110,7 @@ def test_crop_flip_shifts_each_image_by_at_most_the_padding_and_may_flip():
     tf.random.set_seed(0)
     x = np.random.default_rng(1).normal(size=(64, 8, 8, 3)).astype(np.float32) + 10.0  # no zeros inside
     y = np.arange(64)
-    out, labels = make_augment("crop_flip", padding=2)(tf.constant(x), tf.constant(y))
+    out, labels = make_augment("crop_flip", max_shift=2)(tf.constant(x), tf.constant(y))
     out = out.numpy()
     assert labels.numpy().tolist() == y.tolist()
     seen = set()

@@ -47,11 +47,25 @@ def test_mixed_precision_computes_in_bfloat16_and_restores_the_policy():
     assert model.get_layer("C1").compute_dtype == "bfloat16"
     assert model.get_layer("C1").variable_dtype == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.layers[-1].compute_dtype == "float32"  # the softmax: bfloat16 would round the loss
+    assert model(np.zeros((1, 32, 32, 1), np.float32)).dtype == "float32"
     compile_model(model, config, steps_per_epoch=10)
     assert model.steps_per_execution == 4
     x = np.random.default_rng(0).random((64, 32, 32, 1), dtype=np.float32)
     history = model.fit(x, np.arange(64) % 10, epochs=1, batch_size=16, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("name, output", [("resnet20", "predictions"), ("googlenet", "predictions"), ("lstm", None)])
+def test_mixed_precision_keeps_every_family_s_output_layer_in_float32(name, output):
+    config = load_config("lenet", overrides=["train.mixed_precision=true"])
+    config.model.name, config.model.args = name, {}
+    kwargs = {"input_shape": (32, 32, 3), "num_classes": 10} if name != "lstm" else {"vocab_size": 100, "sequence_length": 20}
+    info = DatasetInfo(name="x", source="test", class_names=[], model_kwargs=kwargs)
+    model = build_experiment_model(config, info)
+    last = model.get_layer(output) if output else model.layers[-1]
+    assert last.compute_dtype == "float32"
+    assert sum(layer.compute_dtype == "bfloat16" for layer in model.layers) > 1
 
 
 def test_binary_output_gets_binary_crossentropy():

@@ -22,7 +22,7 @@ Options (they become the config's `data.options`):
     augment    applied to training batches in the tf.data pipeline:
                "crop_flip": zero-pad by `crop_padding` pixels, crop back at a
                random offset and flip left-right with probability 1/2 (He et al.
-               2015 on CIFAR); "flip": the flip only; "none".
+               2015 on CIFAR); "flip": the flip only; "shift": the crop only; "none".
 """
 
 import hashlib
@@ -32,7 +32,7 @@ import tarfile
 
 import numpy as np
 
-from kerasapps.data.image_preprocessing import image_dataset, image_spec
+from kerasapps.data.image_preprocessing import image_dataset, image_spec, make_augment
 from kerasapps.data.tfds_source import load_tfds_arrays
 from kerasapps.errors import DatasetUnavailable, UserError, check_choice
 from kerasapps.lazy import tf
@@ -43,7 +43,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 SPLITS = ("train", "test")
 NORMALIZATIONS = ("per_channel", "scale")
-AUGMENTATIONS = ("crop_flip", "flip", "none")
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 ]  # fmt: skip
@@ -217,39 +216,6 @@ def read_image_folder(root, *, image_size=None, channels=3, log=print):
 
 
 # --- preprocessing and augmentation -----------------------------------------------
-
-
-def make_augment(kind, padding=4):
-    """A batch function (x, y) -> (x, y) for the tf.data pipeline, or None for "none".
-
-    "crop_flip" shifts each image by a random whole number of pixels in
-    [-padding, padding] along each axis, filling with zeros: the same as
-    zero-padding by `padding` and taking a random crop of the original size.
-    Zero is the mean pixel after per-channel normalization.
-    """
-    check_choice("data.options.augment", kind, AUGMENTATIONS)
-    if kind == "none":
-        return None
-
-    def augment(x, y):
-        n = tf.shape(x)[0]
-        if kind == "crop_flip":
-            shifts = tf.cast(tf.random.uniform([n, 2], -padding, padding + 1, dtype=tf.int32), tf.float32)
-            ones, zeros = tf.ones([n, 1]), tf.zeros([n, 1])
-            # Output pixel (col, row) reads input (col + dx, row + dy).
-            transforms = tf.concat([ones, zeros, shifts[:, :1], zeros, ones, shifts[:, 1:], zeros, zeros], axis=1)
-            x = tf.raw_ops.ImageProjectiveTransformV3(
-                images=x,
-                transforms=transforms,
-                output_shape=tf.shape(x)[1:3],
-                fill_value=0.0,
-                interpolation="NEAREST",
-                fill_mode="CONSTANT",
-            )
-        flip = tf.random.uniform([n, 1, 1, 1]) < 0.5
-        return tf.where(flip, tf.reverse(x, axis=[2]), x), y
-
-    return augment
 
 
 def channel_stats(images):

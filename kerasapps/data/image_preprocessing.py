@@ -13,6 +13,7 @@ zero-pads centred (LeNet-5 reads MNIST as 32x32), then pixels are multiplied by
 import numpy as np
 
 from kerasapps.data.core import Dataset, DatasetInfo
+from kerasapps.errors import check_choice
 from kerasapps.lazy import tf
 
 
@@ -30,20 +31,19 @@ def image_spec(*, size, channels, pad_to=None, scale=1 / 255, mean=None, std=Non
 
 def preprocess_images(images, spec):
     """uint8 images (N, H, W[, C]) at the spec's native size -> float32 model inputs."""
-    x = np.array(images, dtype=np.float32)  # a copy: the steps below work in place
-    if x.ndim == 3:
-        x = x[..., None]
-    if spec.get("pad_to"):
-        target_h, target_w = spec["pad_to"]
-        top, left = (target_h - x.shape[1]) // 2, (target_w - x.shape[2]) // 2
-        x = np.pad(
-            x,
-            ((0, 0), (top, target_h - x.shape[1] - top), (left, target_w - x.shape[2] - left), (0, 0)),
-        )
-    x *= spec["scale"]
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    n, h, w, c = images.shape
+    target_h, target_w = spec.get("pad_to") or (h, w)
+    top, left = (target_h - h) // 2, (target_w - w) // 2
+    # One float32 array at the final size, filled in place: MNIST's 60,000 padded
+    # images are 245 MB, and a copy per step would double the peak.
+    x = np.zeros((n, target_h, target_w, c), np.float32)
+    window = x[:, top : top + h, left : left + w]
+    np.multiply(images, np.float32(spec["scale"]), out=window, casting="unsafe")
     if spec.get("mean") is not None:
-        # In place: CIFAR-10's training set is 600 MB of float32.
-        x -= np.asarray(spec["mean"], np.float32)
+        x -= np.asarray(spec["mean"], np.float32)  # padding too, as a padded camera image would be
         x /= np.asarray(spec["std"], np.float32)
     return x
 
@@ -54,6 +54,47 @@ def load_image_file(path, spec):
     image = tf.io.decode_image(data, channels=spec["channels"], expand_animations=False)
     image = tf.image.resize(image, spec["size"], antialias=True)
     return np.clip(np.round(image.numpy()), 0, 255).astype(np.uint8)
+
+
+# Training-batch augmentations by name (a dataset's `augment` option).
+AUGMENTATIONS = ("none", "shift", "flip", "crop_flip")
+
+
+def make_augment(kind, max_shift=4):
+    """A batch function (x, y) -> (x, y) for the tf.data pipeline, or None for "none".
+
+    "shift" moves each image by a random whole number of pixels in
+    [-max_shift, max_shift] along each axis, filling with zeros: the same as
+    zero-padding by `max_shift` and taking a random crop of the original size
+    (digits: Simard et al. 2003's small translations). "flip" flips left-right with
+    probability 1/2; "crop_flip" does both (He et al. 2015 on CIFAR). Zero is the
+    background of a digit and the mean pixel after per-channel normalization.
+    """
+    check_choice("data.options.augment", kind, AUGMENTATIONS)
+    if kind == "none":
+        return None
+    shift, flip = kind in ("shift", "crop_flip"), kind in ("flip", "crop_flip")
+
+    def augment(x, y):
+        n = tf.shape(x)[0]
+        if shift:
+            shifts = tf.cast(tf.random.uniform([n, 2], -max_shift, max_shift + 1, dtype=tf.int32), tf.float32)
+            ones, zeros = tf.ones([n, 1]), tf.zeros([n, 1])
+            # Output pixel (col, row) reads input (col + dx, row + dy).
+            transforms = tf.concat([ones, zeros, shifts[:, :1], zeros, ones, shifts[:, 1:], zeros, zeros], axis=1)
+            x = tf.raw_ops.ImageProjectiveTransformV3(
+                images=x,
+                transforms=transforms,
+                output_shape=tf.shape(x)[1:3],
+                fill_value=0.0,
+                interpolation="NEAREST",
+                fill_mode="CONSTANT",
+            )
+        if flip:
+            x = tf.where(tf.random.uniform([n, 1, 1, 1]) < 0.5, tf.reverse(x, axis=[2]), x)
+        return x, y
+
+    return augment
 
 
 def image_dataset(name, source, class_names, spec, arrays, *, augment=None):

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from kerasapps.data.idx import read_idx
-from kerasapps.data.image_preprocessing import image_dataset, image_spec
+from kerasapps.data.image_preprocessing import image_dataset, image_spec, make_augment
 from kerasapps.data.tfds_source import load_tfds_arrays
 from kerasapps.errors import DatasetUnavailable
 from kerasapps.registry import register_dataset
@@ -48,7 +48,7 @@ def read_idx_folder(folder):
     }
 
 
-def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad_to):
+def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad_to, augment, max_shift):
     folder = find_idx_folder(data_dir, subfolders)
     if folder:
         arrays = read_idx_folder(folder)
@@ -65,33 +65,39 @@ def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad
             ) from None
         arrays = {split: (d["image"][..., 0], d["label"]) for split, d in splits.items()}
         source = "tfds"
+    return _digit_dataset(name, source, class_names, arrays, pad_to=pad_to, augment=augment, max_shift=max_shift)
+
+
+def _digit_dataset(name, source, class_names, arrays, *, pad_to, augment, max_shift):
     spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None)
-    return image_dataset(name, source, class_names, spec, arrays)
+    return image_dataset(name, source, class_names, spec, arrays, augment=make_augment(augment, max_shift))
+
+
+# Options of all three loaders: `pad_to` zero-pads the 28x28 images (0 = no padding);
+# `augment` "shift" moves each training image by up to `max_shift` pixels each way
+# ("none", "flip" and "crop_flip" as for CIFAR; flips do not suit digits).
 
 
 @register_dataset("mnist")
-def load_mnist(*, data_dir=None, pad_to=32):
-    """MNIST digits, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to` (0 = no padding)."""
+def load_mnist(*, data_dir=None, pad_to=32, augment="none", max_shift=2):
+    """MNIST digits, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to`."""
     return _load_idx_dataset(
-        "mnist", "mnist", ["mnist"], [str(i) for i in range(10)], data_dir=data_dir, pad_to=pad_to
-    )
+        "mnist", "mnist", ["mnist"], [str(i) for i in range(10)],
+        data_dir=data_dir, pad_to=pad_to, augment=augment, max_shift=max_shift,
+    )  # fmt: skip
 
 
 @register_dataset("fashion_mnist")
-def load_fashion_mnist(*, data_dir=None, pad_to=32):
-    """Fashion-MNIST, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to` (0 = no padding)."""
+def load_fashion_mnist(*, data_dir=None, pad_to=32, augment="none", max_shift=2):
+    """Fashion-MNIST, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to`."""
     return _load_idx_dataset(
-        "fashion_mnist",
-        "fashion_mnist",
-        ["fashion-mnist", "fashion_mnist"],
-        FASHION_CLASSES,
-        data_dir=data_dir,
-        pad_to=pad_to,
-    )
+        "fashion_mnist", "fashion_mnist", ["fashion-mnist", "fashion_mnist"], FASHION_CLASSES,
+        data_dir=data_dir, pad_to=pad_to, augment=augment, max_shift=max_shift,
+    )  # fmt: skip
 
 
 @register_dataset("digits")
-def load_digits(*, data_dir=None, pad_to=32, test_fraction=0.2):
+def load_digits(*, data_dir=None, pad_to=32, augment="none", max_shift=2, test_fraction=0.2):
     """scikit-learn's UCI handwritten digits (1,797 8x8 images), resized to 28x28 like MNIST.
 
     Embedded in scikit-learn, so always available: the offline fallback for MNIST.
@@ -109,6 +115,7 @@ def load_digits(*, data_dir=None, pad_to=32, test_fraction=0.2):
     x_train, x_test, y_train, y_test = train_test_split(
         images, bunch.target, test_size=test_fraction, stratify=bunch.target, random_state=0
     )
-    spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None)
     arrays = {"train": (x_train, y_train), "test": (x_test, y_test)}
-    return image_dataset("digits", "scikit-learn", [str(i) for i in range(10)], spec, arrays)
+    return _digit_dataset(
+        "digits", "scikit-learn", [str(i) for i in range(10)], arrays, pad_to=pad_to, augment=augment, max_shift=max_shift
+    )

@@ -99,6 +99,41 @@ def unrolled_twin(model, sequence_length=None):
     return twin
 
 
+# --- mixed-precision models -------------------------------------------------------
+
+
+def computes_in_float32(model):
+    """True unless some layer of `model` computes in a reduced precision (a `train.mixed_precision` run)."""
+    return all(layer.compute_dtype in (None, "float32") or not layer.weights for layer in _all_layers(model))
+
+
+def _float32_config(config):
+    """A layer config with every mixed-precision dtype policy, nested ones included, set to float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name", "").startswith("mixed"):
+            return "float32"
+        return {k: _float32_config(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_float32_config(v) for v in config]
+    return config
+
+
+def float32_twin(model):
+    """A copy of a mixed-precision `model` that computes in float32, with the same (float32) weights.
+
+    LiteRT has no bfloat16 kernels: the converter refuses a bfloat16 Conv2D. The
+    weights were float32 all along, so the twin computes what the trained model
+    does, without the bfloat16 rounding (export reports the agreement).
+    """
+
+    def clone(layer):
+        return layer.__class__.from_config(_float32_config(layer.get_config()))
+
+    twin = keras.models.clone_model(model, clone_function=clone)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
 # --- conversion -------------------------------------------------------------------
 
 
@@ -126,7 +161,8 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
     """Convert a Keras model to the bytes of a .tflite file.
 
     Args:
-        model: a Keras model; one with recurrent layers is converted as its `unrolled_twin`.
+        model: a Keras model; one with recurrent layers is converted as its `unrolled_twin`,
+            a mixed-precision one as its `float32_twin`.
         variant: one of `VARIANTS`.
         representative: model inputs (N, ...) that calibrate the int8 variant; from the
             training split, never the test split.
@@ -143,6 +179,8 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
             converter's reason).
     """
     check_variant(variant, io)
+    if not computes_in_float32(model):
+        model = float32_twin(model)
     if has_recurrent_layers(model):
         model = unrolled_twin(model, sequence_length)
     if spec is not None:

@@ -21,10 +21,23 @@ def assemble(layers, *, input_shape, api="sequential", name=None, input_dtype="f
     """
     check_choice("api", api, APIS)
     check_layers(input_shape, layers)
+    float32_output(layers)
     if api == "sequential":
         return keras.Sequential([keras.Input(shape=input_shape, dtype=input_dtype), *layers], name=name)
     inputs = keras.Input(shape=input_shape, dtype=input_dtype)
     return keras.Model(inputs, chain(inputs, layers), name=name)
+
+
+def float32_output(layers):
+    """Make the last of `layers` compute in float32 under a mixed-precision policy (a no-op otherwise).
+
+    A softmax or sigmoid in bfloat16 keeps 3 significant digits: the loss of a
+    confident prediction would be noise. Keras's mixed-precision guide keeps the
+    output layer in float32; weights are float32 either way.
+    """
+    if keras.mixed_precision.global_policy().compute_dtype != "float32":
+        layers[-1].dtype_policy = "float32"
+    return layers
 
 
 def chain(x, layers):

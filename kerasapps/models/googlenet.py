@@ -30,7 +30,7 @@ import functools
 
 from kerasapps.errors import check_choice
 from kerasapps.lazy import keras
-from kerasapps.models.common import APIS, assemble, chain, conv_block, kernel_regularizer
+from kerasapps.models.common import APIS, assemble, chain, conv_block, float32_output, kernel_regularizer
 from kerasapps.registry import register_model
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
@@ -131,7 +131,7 @@ def build_googlenet(
         x = apply_inception(x, branches, keras.layers.Concatenate(name=f"{label}_concat"))
         if key in POOL_AFTER:
             x = pool(f"pool_{key}")(x)
-    return keras.Model(inputs, chain(x, head), name=name)
+    return keras.Model(inputs, chain(x, float32_output(head)), name=name)
 
 
 # --- variants ---------------------------------------------------------------------

@@ -37,7 +37,7 @@ import functools
 
 from kerasapps.errors import UserError, check_choice, check_positive_number
 from kerasapps.lazy import keras
-from kerasapps.models.common import APIS, assemble, chain, conv_block, kernel_regularizer
+from kerasapps.models.common import APIS, assemble, chain, conv_block, float32_output, kernel_regularizer
 from kerasapps.registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
@@ -249,7 +249,7 @@ def build_resnet(
     x = chain(inputs, stem_layers)
     for convs, label in blocks:
         x = residual_block(x, convs, bias=conv_bias, reg=reg, name=label, **options)
-    return keras.Model(inputs, chain(x, head), name=name)
+    return keras.Model(inputs, chain(x, float32_output(head)), name=name)
 
 
 # --- variants ---------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Benchmark: `kerasapps.train` against the scripts users copy, PyTorch's plain loop and plain Keras `model.fit`.
+
+    KERASAPPS_DATA_DIR=../shared/data python bench/bench_speed.py lenet --rounds 3
+    KERASAPPS_DATA_DIR=../shared/data python bench/bench_speed.py resnet20 --rounds 3 \
+        --set train.epochs=1 --set data.limit_train=7680 --set data.validation_split=0
+
+Each round runs every contender once, each in a fresh process, in an order that
+alternates from round to round (so a slow spell of the machine hits all of them):
+
+- "kerasapps.train": `python -m kerasapps.train EXPERIMENT`, everything a run
+  writes on (checkpoints, CSV history, backup for --resume, TensorBoard);
+  images/s from its metrics.json (the whole fit, validation included);
+- "pytorch eager": the experiment's PyTorch twin (`kerasapps.compare.torch_twins`)
+  in a plain loop, `torch.optim` and the same batch size, optimizer, schedule,
+  epochs and data split (`kerasapps.compare.torch_side.train_native`); images/s
+  over its whole loop (no validation: the easier target);
+- "keras model.fit": the tutorial script, the same Keras model compiled with Keras's
+  defaults (one batch per call, float32) and `model.fit(x, y)` on NumPy arrays.
+
+Peak memory is each process's maximum resident set (`os.wait4`). Writes one row
+per contender and round to bench/results/speed.csv, with `vs_pytorch` (images/s
+over the round's PyTorch images/s), and prints the medians. Run it alone on the
+machine: two cores are easily shared.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "speed.csv"
+CONTENDERS = ("kerasapps.train", "pytorch eager", "keras model.fit")
+
+
+# --- the contenders, each run as `bench_speed.py --worker CONTENDER ...` in its own process ---
+
+
+def worker(contender, experiment, overrides):
+    """Train `experiment` as `contender` does; print one JSON line of results."""
+    from kerasapps.config import load_config
+    from kerasapps.data import load_experiment_data
+
+    config = load_config(experiment, overrides=overrides)
+    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, log=lambda _: None)
+    if contender == "pytorch eager":
+        from kerasapps.compare.torch_side import train_native
+
+        arrays = {"x_train": x, "y_train": y, "x_test": dataset.x_test, "y_test": dataset.y_test}
+        job = {"model_kwargs": dataset.info.model_kwargs}
+        _, _, result = train_native(job, config, arrays, started=time.perf_counter())
+        images_per_s, accuracy = result["train_per_s_overall"], result["test_accuracy"]
+    else:  # keras model.fit: the tutorial script, float32, Keras's default of one batch per call
+        from kerasapps.training import build_experiment_model, compile_model, seed_everything
+
+        seed_everything(config.seed)
+        config.train.mixed_precision, config.train.steps_per_execution = False, 1
+        model = compile_model(build_experiment_model(config, dataset.info), config, -(-len(x) // config.train.batch_size))
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=config.train.batch_size, epochs=config.train.epochs,
+                  validation_data=(x_val, y_val) if len(x_val) else None, verbose=0)  # fmt: skip
+        images_per_s = len(x) * config.train.epochs / (time.perf_counter() - start)
+        accuracy = model.evaluate(dataset.x_test, dataset.y_test, batch_size=256, verbose=0)[1]
+    print(json.dumps({"images_per_s": images_per_s, "test_accuracy": accuracy}))
+
+
+def run_contender(contender, experiment, overrides, runs_dir):
+    """Run one contender in a fresh process; returns (images/s, test accuracy, peak MB, wall s)."""
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    if contender == "kerasapps.train":
+        command = [sys.executable, "-m", "kerasapps.train", experiment, "--runs-dir", runs_dir, *sets]
+    else:
+        command = [sys.executable, __file__, "--worker", contender, experiment, *sets]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)  # the child's own peak memory, not the largest child's so far
+    wall = time.perf_counter() - start
+    out, err = process.stdout.read(), process.stderr.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{contender} failed:\n{err[-3000:]}")
+    if contender == "kerasapps.train":
+        metrics_file = max(pathlib.Path(runs_dir).glob(f"{experiment}/*/metrics.json"), key=os.path.getmtime)
+        metrics = json.loads(metrics_file.read_text())
+        images_per_s, accuracy = metrics["train_examples_per_s"], metrics["test_accuracy"]
+    else:
+        result = json.loads(out.strip().splitlines()[-1])
+        images_per_s, accuracy = result["images_per_s"], result["test_accuracy"]
+    return images_per_s, accuracy, usage.ru_maxrss / 1024, wall
+
+
+# --- rounds, CSV and summary ---------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiment", nargs="?", default="lenet", help="a config in configs/ (default: lenet)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every contender (default: 3)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every contender, e.g. train.epochs=2 for a quick check")
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS, metavar="NAME",
+                        help=f"which to run (default: all of {', '.join(CONTENDERS)})")
+    parser.add_argument("--worker", choices=CONTENDERS[1:], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.experiment, args.overrides)
+
+    import pandas as pd
+
+    from kerasapps.training.run import library_versions
+
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-speed-") as runs_dir:
+        for round_index in range(args.rounds):
+            order = args.contenders if round_index % 2 == 0 else args.contenders[::-1]
+            for contender in order:
+                images_per_s, accuracy, peak_mb, wall = run_contender(contender, args.experiment, args.overrides, runs_dir)
+                rows.append({
+                    "date": stamp, "experiment": args.experiment, "overrides": " ".join(args.overrides),
+                    "round": round_index + 1, "contender": contender, "train_images_per_s": round(images_per_s, 1),
+                    "test_accuracy": round(float(accuracy), 4), "peak_memory_mb": round(peak_mb),
+                    "process_wall_s": round(wall, 1),
+                })  # fmt: skip
+                print(f"round {round_index + 1} {contender:16s} {images_per_s:9.1f} img/s  "
+                      f"{accuracy:.2%}  {peak_mb:6.0f} MB  {wall:6.1f} s", flush=True)  # fmt: skip
+    frame = pd.DataFrame(rows)
+    if "pytorch eager" in args.contenders:
+        torch_speed = frame[frame.contender == "pytorch eager"].set_index("round").train_images_per_s
+        frame["vs_pytorch"] = (frame.train_images_per_s / frame["round"].map(torch_speed)).round(3)
+    versions = library_versions()
+    frame["machine"], frame["tensorflow"] = versions["machine"], versions["tensorflow"]
+    RESULTS.parent.mkdir(exist_ok=True)
+    frame.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+    columns = ["train_images_per_s", "test_accuracy", "peak_memory_mb"] + (["vs_pytorch"] * ("vs_pytorch" in frame))
+    print(f"\nmedians over {args.rounds} rounds:")
+    print(frame.groupby("contender", sort=False)[columns].median().to_string())
+    print(f"appended to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
