@@ -73,7 +73,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     steps_per_execution: int = 1  # batches per compiled call: fewer Python round trips
-    mixed_precision: bool = False  # bfloat16 compute, float32 weights
+    mixed_precision: bool | str = False  # bfloat16 compute, float32 weights; "auto": where the hardware has bfloat16
 
 
 @dataclasses.dataclass
@@ -368,6 +368,8 @@ def validate(config):
     check_at_least("train.epochs", config.train.epochs)
     check_at_least("train.batch_size", config.train.batch_size)
     check_at_least("train.steps_per_execution", config.train.steps_per_execution)
+    if isinstance(config.train.mixed_precision, str):
+        check_choice("train.mixed_precision", config.train.mixed_precision, ("auto",))
     check_at_least("export.representative_size", config.export.representative_size)
     for key in ("limit_train", "limit_test"):
         if getattr(config.data, key) is not None:

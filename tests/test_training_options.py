@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kerasapps.config import load_config
 from kerasapps.data import DatasetInfo
@@ -66,6 +67,19 @@ def test_mixed_precision_keeps_every_family_s_output_layer_in_float32(name, outp
     last = model.get_layer(output) if output else model.layers[-1]
     assert last.compute_dtype == "float32"
     assert sum(layer.compute_dtype == "bfloat16" for layer in model.layers) > 1
+
+
+def test_mixed_precision_auto_follows_the_hardware_and_other_words_are_refused():
+    from kerasapps.errors import UserError
+    from kerasapps.training.fit import uses_mixed_precision
+
+    assert uses_mixed_precision(True) and not uses_mixed_precision(False)
+    flags = next((line.split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    native = "avx512_bf16" in flags or "amx_bf16" in flags or bool(tf.config.list_physical_devices("GPU"))
+    assert uses_mixed_precision("auto") == native
+    assert load_config("lenet", overrides=["train.mixed_precision=auto"]).train.mixed_precision == "auto"
+    with pytest.raises(UserError, match="train.mixed_precision"):
+        load_config("lenet", overrides=["train.mixed_precision=sometimes"])
 
 
 def test_binary_output_gets_binary_crossentropy():

@@ -26,13 +26,33 @@ def seed_everything(seed):
     tf.config.experimental.enable_op_determinism()
 
 
+def uses_mixed_precision(setting):
+    """Whether `train.mixed_precision` (True, False or "auto") computes in bfloat16 on this machine.
+
+    "auto" is on where bfloat16 is native: a GPU, or a CPU with AVX512_BF16 or AMX
+    (Linux's /proc/cpuinfo flags). Elsewhere a CPU emulates bfloat16 and trains
+    slower than in float32.
+    """
+    if setting != "auto":
+        return bool(setting)
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def build_experiment_model(config, dataset_info):
     """Build the config's model with the shapes the data fixes (input shape, classes...).
 
-    With `train.mixed_precision`, layers compute in bfloat16 with float32 weights;
-    the policy is reset afterwards so that nothing else built in this process inherits it.
+    With `train.mixed_precision` (`uses_mixed_precision`), layers compute in bfloat16 with
+    float32 weights; the policy is reset afterwards so that nothing else built in this
+    process inherits it.
     """
-    if config.train.mixed_precision:
+    if uses_mixed_precision(config.train.mixed_precision):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         return build_model(config.model.name, **{**dataset_info.model_kwargs, **config.model.args})

@@ -105,6 +105,7 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         "epochs_this_session": epochs_done,
         "train_time_s": round(train_time, 2),
         "train_examples_per_s": round(len(x_train) * epochs_done / train_time, 1) if epochs_done else None,
+        "compute_dtype": model.dtype_policy.compute_dtype,
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
         "seed": config.seed,

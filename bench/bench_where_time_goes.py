@@ -1,0 +1,107 @@
+"""Benchmark: where an epoch of `train lenet` goes, for each speed lever.
+
+    KERASAPPS_DATA_DIR=../shared/data python bench/bench_where_time_goes.py --repeats 3
+
+For each setting (float32 or bfloat16 compute, `steps_per_execution` 1 or the
+config's) it times, on the experiment's real training split, in seconds per epoch:
+
+- "input": the tf.data pipeline alone (every batch of an epoch gathered, nothing trained);
+- "steps": the training steps alone, on one batch held in memory and repeated;
+- "fit": a whole `fit` epoch through `kerasapps.training.fit` (pipeline, steps, validation);
+- "validation": one pass over the validation split (`evaluate`).
+
+If "fit" is about "steps" + "validation", the input pipeline is hidden behind the
+steps and speed must come from the step itself. The settings run interleaved,
+`--repeats` times; the CSV (bench/results/where_time_goes.csv) has every
+repeat and the summary prints medians. Run it alone on the machine.
+"""
+
+import argparse
+import copy
+import datetime
+import itertools
+import pathlib
+import sys
+import time
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "where_time_goes.csv"
+
+
+def time_epoch(config, dataset, train, validation):
+    """Seconds of each component (see the module docstring) for one setting of `config`."""
+    from kerasapps.data import make_pipeline
+    from kerasapps.lazy import tf
+    from kerasapps.training import build_and_compile, fit, seed_everything
+
+    (x, y), (x_val, y_val) = train, validation
+    batch = config.train.batch_size
+    steps = len(x) // batch
+    seed_everything(config.seed)
+    model = build_and_compile(config, dataset.info, len(x))
+    fit(model, config, (x[:batch * 4], y[:batch * 4]), (x_val[:batch], y_val[:batch]), epochs=1, verbose=0)  # trace
+
+    seconds = {}
+    start = time.perf_counter()
+    for _ in make_pipeline(x, y, batch_size=batch, shuffle=True, seed=config.seed, augment=dataset.augment):
+        pass
+    seconds["input"] = time.perf_counter() - start
+
+    one_batch = tf.data.Dataset.from_tensors((x[:batch], y[:batch]))
+    model.fit(one_batch.repeat(config.train.steps_per_execution), epochs=1, verbose=0)  # traced for this input
+    one_batch = one_batch.repeat(steps)
+    start = time.perf_counter()
+    model.fit(one_batch, epochs=1, verbose=0)
+    seconds["steps"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    fit(model, config, train, validation, augment=dataset.augment, epochs=1, verbose=0)
+    seconds["fit"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    model.evaluate(make_pipeline(x_val, y_val, batch_size=batch), verbose=0)
+    seconds["validation"] = time.perf_counter() - start
+    return seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiment", nargs="?", default="lenet")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over all settings (default: 3)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every setting")
+    args = parser.parse_args(argv)
+
+    import pandas as pd
+
+    from kerasapps.config import load_config
+    from kerasapps.data import load_experiment_data
+    from kerasapps.lazy import import_tensorflow
+    from kerasapps.training.run import library_versions
+
+    import_tensorflow()
+    base = load_config(args.experiment, overrides=args.overrides)
+    dataset, train, validation = load_experiment_data(base, log=lambda _: None)
+    settings = list(itertools.product((False, True), sorted({1, base.train.steps_per_execution})))
+    stamp, rows = datetime.datetime.now().isoformat(timespec="seconds"), []
+    for repeat in range(args.repeats):
+        for mixed, steps_per_execution in settings if repeat % 2 == 0 else settings[::-1]:
+            config = copy.deepcopy(base)
+            config.train.mixed_precision, config.train.steps_per_execution = mixed, steps_per_execution
+            seconds = time_epoch(config, dataset, train, validation)
+            setting = f"{'bfloat16' if mixed else 'float32'}, steps_per_execution={steps_per_execution}"
+            rows.append({"date": stamp, "experiment": args.experiment, "repeat": repeat + 1, "setting": setting,
+                         **{f"{k}_s": round(v, 3) for k, v in seconds.items()}})  # fmt: skip
+            print(f"repeat {repeat + 1}  {setting:36s}  " + "  ".join(f"{k} {v:5.2f} s" for k, v in seconds.items()),
+                  flush=True)  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["machine"] = library_versions()["machine"]
+    RESULTS.parent.mkdir(exist_ok=True)
+    frame.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+    print(f"\nmedian seconds per epoch over {args.repeats} repeats:")
+    print(frame.groupby("setting", sort=False)[["input_s", "steps_s", "fit_s", "validation_s"]].median().to_string())
+    print(f"appended to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
