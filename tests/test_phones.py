@@ -61,10 +61,9 @@ def lenet(data_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lstm(data_dir, tmp_path_factory):
-    """A small LSTM on 1,000 IMDB reviews, exported as float32 (each unrolled conversion
-    takes a quarter of a minute here; bench/bench_phones.py runs every variant); 200 raw
-    test reviews of both classes."""
-    run_dir, folder, report = _train_and_export("lstm", TINY_LSTM, "none", data_dir, tmp_path_factory)
+    """A small LSTM on 1,000 IMDB reviews, every variant exported (the fused LSTM converts
+    in seconds); 200 raw test reviews of both classes."""
+    run_dir, folder, report = _train_and_export("lstm", TINY_LSTM, "all", data_dir, tmp_path_factory)
     texts, labels = read_aclimdb(find_imdb_source(str(data_dir)))["test"]
     pick = np.linspace(0, len(texts) - 1, TEST_REVIEWS).astype(int)  # sorted by label: both classes
     reviews = [texts[i] for i in pick]
@@ -100,17 +99,35 @@ def test_mediapipe_image_classifier_reads_every_file_alone(lenet, variant):
     assert abs(agreement - reported) <= 0.01  # the int8 drop is the one the report gives
 
 
+def _positive(categories):
+    return next(c.score for c in categories if c.category_name == "pos")
+
+
 def test_mediapipe_text_classifier_reads_raw_reviews(lstm):
+    assert lstm["report"]["converted_from"].startswith("fused LSTM")
     path = lstm["dir"] / "float32.tflite"
     classifier = _text_classifier(path)
     results = [classifier.classify(review).classifications[0].categories for review in lstm["reviews"]]
+    # MediaPipe never resets the fused LSTM's state variables: the file's reset step does
+    assert _positive(classifier.classify(lstm["reviews"][0]).classifications[0].categories) == _positive(results[0])
     assert all(sorted(c.category_name for c in categories) == ["neg", "pos"] for categories in results)
-    positive = np.array([next(c.score for c in categories if c.category_name == "pos") for categories in results])
+    positive = np.array([_positive(categories) for categories in results])
     ours = np.array([p["probabilities"][1] for p in classify(path, lstm["reviews"])])
     np.testing.assert_allclose(positive, ours, atol=2e-3)  # same tokenizer, same file
     agreement = np.mean((positive > 0.5) == lstm["keras_classes"])
     # the file's regex tokenizer against training's standardization: docs/phones.md gives the full-size figure
     assert agreement >= 0.9, agreement
+
+
+def test_text_int8_file_is_smaller_and_classifies_in_mediapipe(lstm):
+    sizes = {row["variant"]: row["size_kb"] for row in lstm["report"]["variants"]}
+    assert sizes["int8"] < sizes["float32"] and sizes["dynamic"] < sizes["float32"], sizes
+    path = lstm["dir"] / "int8.tflite"
+    ours = [p["probabilities"][1] for p in classify(path, lstm["reviews"][:3])]
+    for review, expected in zip(lstm["reviews"][:3], ours):
+        # a fresh classifier per review: the int8 file keeps its LSTM state between calls (docs/phones.md)
+        with _text_classifier(path) as classifier:
+            assert _positive(classifier.classify(review).classifications[0].categories) == pytest.approx(expected, abs=1e-6)
 
 
 def test_every_file_carries_its_metadata(lenet, lstm):
