@@ -4,7 +4,9 @@ The old runtime (tflite-runtime 2.14) needs NumPy 1, which TensorFlow 2.21 does 
 allow beside it: bench/old_runtime.py checks the files in a venv of its own.
 """
 
+import importlib.util
 import subprocess
+import sys
 
 import mediapipe as mp
 import numpy as np
@@ -163,6 +165,14 @@ def test_format_c_writes_the_int8_model_as_a_c_array_that_compiles(lenet, tmp_pa
     assert len(array) == c["bytes"] and array[4:8] == b"TFL3"
     with pytest.raises(UserError, match="no TFLite metadata"):  # a microcontroller reads none: not packed in
         metadata.read_metadata(array)
+    if importlib.util.find_spec("tflite_micro"):  # the micro extra: the arena is measured, and it is tight
+        assert c["tensor_arena"].startswith("measured") and "measured" in header
+        model = tmp_path / "int8.tflite"
+        model.write_bytes(array)
+        smallest = subprocess.run([sys.executable, "-m", "kerasapps.deploy.c_array", str(model)], capture_output=True, text=True)
+        assert int(smallest.stdout) == c["tensor_arena_bytes"]
+    else:
+        assert c["tensor_arena"].startswith("planned estimate") and "planned estimate" in header
     main = tmp_path / "main.cc"
     main.write_text('#include "model_data.h"\nint main() { return g_model_data_len > 0 && kTensorArenaSize > 0 ? 0 : 1; }\n')
     built = subprocess.run(["g++", "-std=c++17", f"-I{folder}", str(folder / "model_data.cc"), str(main), "-o", str(tmp_path / "m")],

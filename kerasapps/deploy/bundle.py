@@ -37,7 +37,7 @@ from kerasapps.config import apply_override, load_run_config, validate
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import convert, metadata
 from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, reads_text
-from kerasapps.deploy.c_array import c_array_files, planned_arena_bytes
+from kerasapps.deploy.c_array import arena_bytes, c_array_files
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, tf
@@ -194,16 +194,21 @@ def _export_into(stage, model, variants, *, io, recurrent, allow_flex, represent
     }
     for variant in variants:
         variant_io = io if variant == "int8" else "float"
-        converted = convert.convert(
-            model, variant, representative=representative, io=variant_io, sequence_length=spec.get("sequence_length"),
-            recurrent=recurrent, select_tf_ops=allow_flex, spec=spec,
+        options = dict(
+            representative=representative, io=variant_io, sequence_length=spec.get("sequence_length"), recurrent=recurrent,
+            select_tf_ops=allow_flex, spec=spec,
         )
-        content = with_metadata(converted, variant_io)
-        if c_array and variant == "int8":  # without metadata: a microcontroller reads none
-            arena = planned_arena_bytes(converted)
-            for name, text in c_array_files(converted, arena_bytes=arena).items():
+        content = with_metadata(convert.convert(model, variant, **options), variant_io)
+        if c_array and variant == "int8":
+            # Batch 1 and no metadata: TFLM lacks the ops an open batch needs (SHAPE, REDUCE_PROD) and reads no metadata.
+            micro = convert.convert(model, variant, **options, batch_size=1)
+            arena, how = arena_bytes(micro)
+            for name, text in c_array_files(micro, arena_bytes=arena, arena_note=how).items():
                 (stage / name).write_text(text)
-            report["c_array"] = {"files": ["model_data.cc", "model_data.h"], "bytes": len(converted), "tensor_arena_bytes": arena}
+            report["c_array"] = {
+                "files": ["model_data.cc", "model_data.h"], "bytes": len(micro), "tensor_arena_bytes": arena,
+                "tensor_arena": how,
+            }
         ops = convert.op_names(content)
         convert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
         name = f"{variant}.tflite"

@@ -40,14 +40,16 @@ RECURRENT = ("fused", "unrolled")
 # --- SavedModel -------------------------------------------------------------------
 
 
-def export_saved_model(model, path):
+def export_saved_model(model, path, batch_size=None):
     """Write `model` as a TensorFlow SavedModel with a `serve` endpoint and a
     `serving_default` signature (Keras 3 `model.export`); loadable with
-    `tf.saved_model.load` without Keras or kerasapps. A model whose input has a fixed
-    batch size (a fused LSTM twin's) keeps it; Keras would open it otherwise."""
+    `tf.saved_model.load` without Keras or kerasapps. The batch size is open, unless
+    `batch_size` is given or the model's input fixes one (a fused LSTM twin's)."""
     signature = None
-    if model.inputs[0].shape[0] is not None:
-        signature = [tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype, name=model.inputs[0].name)]
+    batch_size = batch_size or model.inputs[0].shape[0]
+    if batch_size:
+        shape = (batch_size, *model.inputs[0].shape[1:])
+        signature = [tf.TensorSpec(shape, model.inputs[0].dtype, name=model.inputs[0].name)]
     model.export(str(path), format="tf_saved_model", verbose=False, input_signature=signature)
 
 
@@ -157,7 +159,8 @@ def check_io_fits(model, io):
 
 
 def convert(
-    model, variant, *, representative=None, io="float", sequence_length=None, recurrent="fused", select_tf_ops=False, spec=None
+    model, variant, *, representative=None, io="float", sequence_length=None, recurrent="fused", select_tf_ops=False, spec=None,
+    batch_size=None,
 ):
     """Convert a Keras model to the bytes of a .tflite file.
 
@@ -173,6 +176,8 @@ def convert(
         spec: the run's preprocessing spec; given, the file holds the graph an app feeds
             (`app_graph.app_model`: RGB pixels in for images, one score per class out),
             and `representative` holds that graph's inputs.
+        batch_size: fix the file's batch size (1 for TFLite Micro, which lacks the ops
+            that compute shapes from an open batch, such as REDUCE_PROD); default open.
 
     Raises:
         UserError: a bad variant or io, an empty representative set, integer I/O on a
@@ -196,7 +201,7 @@ def convert(
             )
         check_io_fits(model, io)
     with tempfile.TemporaryDirectory(prefix="kerasapps-convert-") as tmp:
-        export_saved_model(model, tmp)
+        export_saved_model(model, tmp, batch_size)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if variant == "float16":
