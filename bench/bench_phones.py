@@ -60,13 +60,13 @@ def mediapipe_classes(path, kind, inputs):
     from mediapipe.tasks.python import BaseOptions, text, vision
 
     base = BaseOptions(model_asset_path=str(path))
+    # Closed on failure too: a run left the process hanging after MediaPipe failed on a file.
     if kind == "text":
-        classifier = text.TextClassifier.create_from_options(text.TextClassifierOptions(base_options=base, max_results=1))
-        results = [classifier.classify(t) for t in inputs]
+        with text.TextClassifier.create_from_options(text.TextClassifierOptions(base_options=base, max_results=1)) as classifier:
+            results = [classifier.classify(t) for t in inputs]
     else:
-        classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(base_options=base, max_results=1))
-        results = [classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(x))) for x in inputs]
-    classifier.close()
+        with vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(base_options=base, max_results=1)) as classifier:
+            results = [classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(x))) for x in inputs]
     return np.array([r.classifications[0].categories[0].index for r in results])
 
 
@@ -80,7 +80,7 @@ def benchmark_tool_ms(path, threads=1):
             capture_output=True, text=True, timeout=300,
         )
         if done.returncode:
-            errors = [line for line in done.stderr.splitlines() if "Error" in line or "ERROR" in line]
+            errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "RuntimeError"))]
             return None, "benchmark tool: " + (errors[0] if errors else f"exit {done.returncode}")[:200]
         result = json.loads(pathlib.Path(out.name).read_text())
     return result["latency"]["median_ms"], ""

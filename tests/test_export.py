@@ -349,6 +349,8 @@ def test_other_recurrent_layers_and_the_unrolled_choice_take_the_unrolled_route(
     assert convert.recurrent_route(_small_lstm(cell=keras.layers.GRU)) == "unrolled"
     assert convert.recurrent_route(_small_lstm(bidirectional=True)) == "unrolled"
     assert convert.recurrent_route(_small_lstm(), "unrolled") == "unrolled"
+    assert convert.recurrent_route(_small_lstm(), "fused", "float16") == "unrolled"
+    assert convert.recurrent_route(_small_lstm(), "fused", "dynamic") == "fused"
     assert convert.recurrent_route(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])) is None
     with pytest.raises(UserError, match="recurrent"):
         convert.recurrent_route(_small_lstm(), "scan")

@@ -47,7 +47,7 @@ QUANTIZE = {"none": ("float32",), "float16": ("float16",), "dynamic": ("dynamic"
 DEFAULT_OUT = "tflite"
 CONVERTED_FROM = {
     None: "model",
-    "fused": "fused LSTM twin (UNIDIRECTIONAL_SEQUENCE_LSTM, one input per call)",
+    "fused": "fused LSTM twin (UNIDIRECTIONAL_SEQUENCE_LSTM, one input per call; float16 unrolled)",
     "unrolled": "unrolled twin (recurrent layers, unroll=True)",
 }
 EXPORTS_FILE = "exports.json"

@@ -69,10 +69,14 @@ def all_layers(model):
             yield from all_layers(layer)
 
 
-def recurrent_route(model, recurrent="fused"):
-    """How `convert` turns the recurrent layers of `model` into builtin ops: "fused"
-    (asked for, and every recurrent layer is an LSTM the fused kernel computes),
+def recurrent_route(model, recurrent="fused", variant="float32"):
+    """How `convert` turns the recurrent layers of `model` into builtin ops for `variant`:
+    "fused" (asked for, and every recurrent layer is an LSTM the fused kernel computes),
     "unrolled", or None for a model without recurrent layers.
+
+    The float16 variant is unrolled: there the converter stores the LSTM's zero
+    initial state as float16 and feeds its state variable from a DEQUANTIZE op, which
+    MediaPipe's interpreter refuses ("Output tensor ... to op ... (DEQUANTIZE) is a variable").
 
     Raises:
         UserError: `recurrent` is not one of `RECURRENT`.
@@ -80,7 +84,7 @@ def recurrent_route(model, recurrent="fused"):
     check_choice("recurrent", recurrent, RECURRENT)
     if not has_recurrent_layers(model):
         return None
-    return "fused" if recurrent == "fused" and fused_lstm.fusable(model) else "unrolled"
+    return "fused" if recurrent == "fused" and variant != "float16" and fused_lstm.fusable(model) else "unrolled"
 
 
 def fixed_length(model, sequence_length=None):
@@ -185,7 +189,7 @@ def convert(
             converter's reason).
     """
     check_variant(variant, io)
-    route = recurrent_route(model, recurrent)
+    route = recurrent_route(model, recurrent, variant)
     if route == "fused":
         # int8 gives the LSTM input one scale, which the reset step's large input would take over.
         model = fused_lstm.fused_twin(model, fixed_length(model, sequence_length), reset_step=variant != "int8")
