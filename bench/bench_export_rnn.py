@@ -1,7 +1,7 @@
-"""Benchmark: the course notes' LSTM as TFLite files (unrolled twin), without training.
+"""Benchmark: the course notes' LSTM as TFLite files (fused kernel or unrolled twin), without training.
 
-    python bench/bench_export_rnn.py                      # sequence length 400, as configs/lstm.yaml
-    python bench/bench_export_rnn.py --sequence-length 100
+    python bench/bench_export_rnn.py                      # sequence length 400, as configs/lstm.yaml; fused
+    python bench/bench_export_rnn.py --recurrent unrolled --sequence-length 100
 
 Embedding(10000, 128, mask_zero) -> LSTM(128) -> Dense(64) -> Dense(1, sigmoid) with
 random weights: size, conversion time, agreement with Keras and latency do not
@@ -34,6 +34,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sequence-length", type=int, default=400)
+    parser.add_argument("--recurrent", default="fused", choices=["fused", "unrolled"])
     parser.add_argument("--repeats", type=int, default=50, help="single-input calls per file (default 50)")
     args = parser.parse_args(argv)
     length = args.sequence_length
@@ -54,7 +55,7 @@ def main(argv=None):
     rows = [{"variant": "keras model(x)", "latency_ms": keras_latency_ms(model, x, repeats=10, method="call")}]
     for variant in ("float32", "dynamic", "int8"):
         start = time.perf_counter()
-        content = convert.convert(model, variant, representative=x[:32])
+        content = convert.convert(model, variant, representative=x[:32], recurrent=args.recurrent)
         seconds = time.perf_counter() - start
         lite = LiteModel(content)
         ops = convert.op_names(content)
@@ -73,9 +74,11 @@ def main(argv=None):
     print(frame.to_string(index=False))
     frame.insert(0, "date", datetime.datetime.now().isoformat(timespec="seconds"))
     frame.insert(1, "sequence_length", length)
+    frame.insert(2, "recurrent", args.recurrent)
     frame["machine"] = library_versions()["machine"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+    earlier = pd.read_csv(RESULTS) if RESULTS.exists() else None  # older rows keep their columns
+    pd.concat([earlier, frame]).to_csv(RESULTS, index=False)
     print(f"appended {len(frame)} rows to {RESULTS}")
 
 

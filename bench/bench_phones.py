@@ -12,7 +12,8 @@ latency from our interpreter (median single-input call, 1 thread, XNNPACK) and
 from LiteRT's benchmark tool (`ai_edge_litert.tools.benchmark_litert_model`,
 CPU, 1 thread, median), and, with --old-python (a venv with tflite-runtime 2.14,
 see bench/old_runtime.py), whether tflite-runtime 2.14 runs the file and how far
-its outputs are from LiteRT's. All latencies are host x86 (2-core, shared), not a phone.
+its outputs are from LiteRT's. The LSTM is exported both ways (`--recurrent fused` and
+`unrolled`, column `recurrent`). All latencies are host x86 (2-core, shared), not a phone.
 """
 
 import argparse
@@ -59,26 +60,30 @@ def mediapipe_classes(path, kind, inputs):
     from mediapipe.tasks.python import BaseOptions, text, vision
 
     base = BaseOptions(model_asset_path=str(path))
+    # Closed on failure too: a run left the process hanging after MediaPipe failed on a file.
     if kind == "text":
-        classifier = text.TextClassifier.create_from_options(text.TextClassifierOptions(base_options=base, max_results=1))
-        results = [classifier.classify(t) for t in inputs]
+        with text.TextClassifier.create_from_options(text.TextClassifierOptions(base_options=base, max_results=1)) as classifier:
+            results = [classifier.classify(t) for t in inputs]
     else:
-        classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(base_options=base, max_results=1))
-        results = [classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(x))) for x in inputs]
-    classifier.close()
+        with vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(base_options=base, max_results=1)) as classifier:
+            results = [classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(x))) for x in inputs]
     return np.array([r.classifications[0].categories[0].index for r in results])
 
 
 def benchmark_tool_ms(path, threads=1):
-    """Median ms of LiteRT's benchmark tool on `path` (CPU, `threads` threads)."""
+    """(median ms, "") of LiteRT's benchmark tool on `path` (CPU, `threads` threads), or
+    (None, its error line): its CompiledModel loader refuses the fused LSTM files."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "ai_edge_litert.tools.benchmark_litert_model", f"--model={path}", "--num_runs=200",
              "--warmup_runs=20", f"--num_threads={threads}", f"--result_json={out.name}"],
-            check=True, capture_output=True, timeout=300,
+            capture_output=True, text=True, timeout=300,
         )
+        if done.returncode:
+            errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "RuntimeError"))]
+            return None, "benchmark tool: " + (errors[0] if errors else f"exit {done.returncode}")[:200]
         result = json.loads(pathlib.Path(out.name).read_text())
-    return result["latency"]["median_ms"]
+    return result["latency"]["median_ms"], ""
 
 
 def old_runtime(old_python, files, inputs, folder):
@@ -87,21 +92,20 @@ def old_runtime(old_python, files, inputs, folder):
     for path in files:
         lite = LiteModel(path)
         x = lite.quantize_input(inputs[:32])
-        case = folder / f"{path.stem}.npz"
-        np.savez(case, model=np.frombuffer(str(path).encode(), np.uint8), inputs=x, expected=lite.invoke(x))
+        case = folder / f"{path.parent.name}-{path.stem}.npz"
+        expected = np.concatenate([lite.invoke(example[None]) for example in x])  # one by one, as old_runtime.py runs
+        np.savez(case, model=np.frombuffer(str(path).encode(), np.uint8), inputs=x, expected=expected)
         cases.append(str(case))
     result = subprocess.run([old_python, str(pathlib.Path(__file__).with_name("old_runtime.py")), *cases],
                             capture_output=True, text=True, timeout=600, check=True)
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    return {pathlib.Path(r["file"]).name: (r["loads"], r.get("max_abs_diff")) for r in rows}
+    return {r["file"]: (r["loads"], r.get("max_abs_diff")) for r in rows}
 
 
 def measure(experiment, data_dir, work, old_python):
     overrides = SMALL[experiment] + COMMON
     config = load_config(experiment, overrides=overrides)
     run_dir, _ = train_and_evaluate(config, data_dir=data_dir, runs_dir=work / "runs", verbose=0, log=lambda _: None)
-    report = export_run(run_dir, quantize="all", out=work / "tflite", data_dir=data_dir)
-    folder = work / "tflite" / experiment
     spec = runs.read_metrics(run_dir)["dataset"]["preprocessing"]
     model = keras.saving.load_model(run_dir / "model.keras")
     if spec.get("kind") == "text":
@@ -117,7 +121,23 @@ def measure(experiment, data_dir, work, old_python):
         keras_classes = predicted_classes(model.predict(dataset.x_test, verbose=0))
         file_inputs = inputs.astype(np.float32)
         kind = "image"
-    files = [folder / row["file"] for row in report["variants"]]
+    rows = []
+    for recurrent in ("fused", "unrolled") if kind == "text" else ("fused",):
+        rows += measure_export(run_dir, recurrent, kind, inputs, file_inputs, keras_classes, data_dir, work, old_python)
+        for row in rows:
+            row["settings"] = " ".join(overrides)
+    RESULTS.parent.mkdir(exist_ok=True)  # each experiment's rows as soon as they exist; older rows keep their columns
+    earlier = pd.read_csv(RESULTS) if RESULTS.exists() else None
+    pd.concat([earlier, pd.DataFrame(rows)]).to_csv(RESULTS, index=False)
+    return rows
+
+
+def measure_export(run_dir, recurrent, kind, inputs, file_inputs, keras_classes, data_dir, work, old_python):
+    """Export every variant of `run_dir` (LSTMs as `recurrent`) and measure each file."""
+    out = work / f"tflite-{recurrent}"
+    report = export_run(run_dir, quantize="all", recurrent=recurrent, out=out, data_dir=data_dir)
+    experiment = report["experiment"]
+    files = [out / experiment / row["file"] for row in report["variants"]]
     old = old_runtime(old_python, files, file_inputs, work) if old_python else {}
     rows = []
     for row, path in zip(report["variants"], files):
@@ -125,22 +145,22 @@ def measure(experiment, data_dir, work, old_python):
             mediapipe_agreement, note = float(np.mean(mediapipe_classes(path, kind, inputs) == keras_classes)), ""
         except RuntimeError as error:  # the int8 unrolled LSTM: MediaPipe's XNNPACK delegate fails to prepare it
             mediapipe_agreement, note = None, "MediaPipe: " + str(error).splitlines()[-1][:200]
+        tool_ms, tool_note = benchmark_tool_ms(path)
         rows.append({
-            "experiment": experiment, "variant": row["variant"], "size_kb": row["size_kb"],
+            "experiment": experiment, "variant": row["variant"], "recurrent": recurrent if kind == "text" else "",
+            "size_kb": row["size_kb"],
             "test_accuracy": row["test_accuracy"], "agreement": row["agreement"],
-            "mediapipe_agreement": mediapipe_agreement, "note": note,
+            "mediapipe_agreement": mediapipe_agreement, "note": "; ".join(filter(None, [note, tool_note])),
             "mediapipe_inputs": f"{len(inputs)} {'raw reviews' if kind == 'text' else 'RGB test images'}",
-            "latency_ms_ours": round(row["latency_ms"], 4), "latency_ms_benchmark_tool": benchmark_tool_ms(path),
+            "latency_ms_ours": round(row["latency_ms"], 4), "latency_ms_benchmark_tool": tool_ms,
             "threads": 1, "delegate": "XNNPACK (CPU)" if row["xnnpack"] else "builtin CPU kernels",
-            "tflite_runtime_2_14": old.get(path.name, (None, None))[0],
-            "tflite_runtime_max_abs_diff": old.get(path.name, (None, None))[1],
+            "tflite_runtime_2_14": old.get(str(path), (None, None))[0],
+            "tflite_runtime_max_abs_diff": old.get(str(path), (None, None))[1],
             "keras_accuracy": report["keras"]["test_accuracy"], "converted_from": report["converted_from"],
-            "settings": " ".join(overrides), "machine": "host x86_64, 2 cores, shared with other jobs",
+            "machine": "host x86_64, 2 cores, shared with other jobs",
             "date": datetime.date.today().isoformat(),
         })
         print(rows[-1], flush=True)
-    RESULTS.parent.mkdir(exist_ok=True)  # each experiment's rows as soon as they exist
-    pd.DataFrame(rows).to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
     return rows
 
 

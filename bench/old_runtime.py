@@ -6,8 +6,10 @@
 tflite-runtime 2.14 is built against NumPy 1, and TensorFlow 2.21 needs NumPy 2,
 so this script runs in a venv of its own and imports nothing of kerasapps. Each
 CASE.npz holds `model` (the path, as bytes), `inputs` (what the file takes) and
-`expected` (the raw outputs LiteRT gave). Prints one JSON line per case: the file,
-whether it loaded, and the largest difference from LiteRT's outputs.
+`expected` (the raw outputs LiteRT gave, one input per call). Prints one JSON line per
+case: the file, whether it loaded, and the largest difference from LiteRT's outputs.
+Inputs run one at a time, the variables reset before each: a fused LSTM file takes
+one input per call and keeps its state in variable tensors.
 """
 
 import json
@@ -19,12 +21,15 @@ from tflite_runtime.interpreter import Interpreter
 
 def run(path, inputs):
     interpreter = Interpreter(model_path=path, num_threads=1)
-    detail = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(detail["index"], [len(inputs), *detail["shape"][1:]])
     interpreter.allocate_tensors()
-    interpreter.set_tensor(detail["index"], inputs)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    detail = interpreter.get_input_details()[0]
+    outputs = []
+    for example in inputs:
+        interpreter.reset_all_variables()
+        interpreter.set_tensor(detail["index"], example[None])
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    return np.concatenate(outputs)
 
 
 def main(cases):

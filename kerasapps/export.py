@@ -33,6 +33,12 @@ def build_parser():
         help="c: also write the int8 model as a C array (model_data.cc/.h) with the tensor-arena size it "
         "needs, for TensorFlow Lite Micro (default: tflite)",
     )
+    parser.add_argument(
+        "--recurrent", default="fused", choices=["fused", "unrolled"],
+        help="how LSTM models become builtin ops: fused = one UNIDIRECTIONAL_SEQUENCE_LSTM op, one input per "
+        "call; unrolled = every time step spelled out (GRU and bidirectional models are always unrolled; "
+        "default: fused)",
+    )
     parser.add_argument("--allow-flex", action="store_true", help="keep files that need Select TF (Flex) ops")
     parser.add_argument("--out", metavar="DIR", help="root of the exports (default: tflite)")
     add_set_argument(parser, help="override an export.* config value, e.g. export.representative_size=500")
@@ -46,7 +52,7 @@ def main(argv):
     from kerasapps.deploy import export_run
 
     export_run(
-        args.run, quantize=args.quantize, io=args.io, allow_flex=args.allow_flex, c_array=args.format == "c", out=args.out,
+        args.run, quantize=args.quantize, io=args.io, recurrent=args.recurrent, allow_flex=args.allow_flex, c_array=args.format == "c", out=args.out,
         data_dir=args.data_dir, runs_dir=args.runs_dir, overrides=args.overrides,
     )
     return 0

@@ -1,4 +1,4 @@
-"""Export of a text run (the `lstm` experiment, tiny): unrolled LSTM file, vocabulary, predict on raw text."""
+"""Export of a text run (the `lstm` experiment, tiny): fused LSTM file, vocabulary, predict on raw text."""
 
 import subprocess
 import sys
@@ -35,7 +35,8 @@ def text_export(data_dir, tmp_path_factory):
 
 def test_text_run_exports_a_builtin_only_file_with_its_vocabulary(text_export):
     run_dir, folder, report = text_export
-    assert report["converted_from"].startswith("unrolled twin")
+    assert report["converted_from"].startswith("fused LSTM twin")
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in report["variants"][0]["ops"]
     row = report["variants"][0]
     assert row["variant"] == "dynamic" and not [op for op in row["ops"] if op.startswith("Flex")]
     assert row["agreement"] >= 0.99 and row["max_abs_diff"] < 1e-3

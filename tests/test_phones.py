@@ -4,7 +4,9 @@ The old runtime (tflite-runtime 2.14) needs NumPy 1, which TensorFlow 2.21 does 
 allow beside it: bench/old_runtime.py checks the files in a venv of its own.
 """
 
+import importlib.util
 import subprocess
+import sys
 
 import mediapipe as mp
 import numpy as np
@@ -61,10 +63,9 @@ def lenet(data_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lstm(data_dir, tmp_path_factory):
-    """A small LSTM on 1,000 IMDB reviews, exported as float32 (each unrolled conversion
-    takes a quarter of a minute here; bench/bench_phones.py runs every variant); 200 raw
-    test reviews of both classes."""
-    run_dir, folder, report = _train_and_export("lstm", TINY_LSTM, "none", data_dir, tmp_path_factory)
+    """A small LSTM on 1,000 IMDB reviews, every variant exported (the fused LSTM converts
+    in seconds); 200 raw test reviews of both classes."""
+    run_dir, folder, report = _train_and_export("lstm", TINY_LSTM, "all", data_dir, tmp_path_factory)
     texts, labels = read_aclimdb(find_imdb_source(str(data_dir)))["test"]
     pick = np.linspace(0, len(texts) - 1, TEST_REVIEWS).astype(int)  # sorted by label: both classes
     reviews = [texts[i] for i in pick]
@@ -100,17 +101,38 @@ def test_mediapipe_image_classifier_reads_every_file_alone(lenet, variant):
     assert abs(agreement - reported) <= 0.01  # the int8 drop is the one the report gives
 
 
+def _positive(categories):
+    return next(c.score for c in categories if c.category_name == "pos")
+
+
 def test_mediapipe_text_classifier_reads_raw_reviews(lstm):
+    assert lstm["report"]["converted_from"].startswith("fused LSTM")
     path = lstm["dir"] / "float32.tflite"
     classifier = _text_classifier(path)
     results = [classifier.classify(review).classifications[0].categories for review in lstm["reviews"]]
+    # MediaPipe never resets the fused LSTM's state variables: the file's reset step does
+    assert _positive(classifier.classify(lstm["reviews"][0]).classifications[0].categories) == _positive(results[0])
     assert all(sorted(c.category_name for c in categories) == ["neg", "pos"] for categories in results)
-    positive = np.array([next(c.score for c in categories if c.category_name == "pos") for categories in results])
+    positive = np.array([_positive(categories) for categories in results])
     ours = np.array([p["probabilities"][1] for p in classify(path, lstm["reviews"])])
     np.testing.assert_allclose(positive, ours, atol=2e-3)  # same tokenizer, same file
     agreement = np.mean((positive > 0.5) == lstm["keras_classes"])
     # the file's regex tokenizer against training's standardization: docs/phones.md gives the full-size figure
     assert agreement >= 0.9, agreement
+
+
+def test_text_int8_file_is_smaller_and_classifies_in_mediapipe(lstm):
+    sizes = {row["variant"]: row["size_kb"] for row in lstm["report"]["variants"]}
+    assert sizes["int8"] < sizes["float32"] and sizes["dynamic"] < sizes["float32"], sizes
+    for variant in ("float16", "dynamic"):  # MediaPipe loads every text file (the fused float16 one it refused)
+        with _text_classifier(lstm["dir"] / f"{variant}.tflite") as classifier:
+            assert len(classifier.classify(lstm["reviews"][0]).classifications[0].categories) == 2
+    path = lstm["dir"] / "int8.tflite"
+    ours = [p["probabilities"][1] for p in classify(path, lstm["reviews"][:3])]
+    for review, expected in zip(lstm["reviews"][:3], ours):
+        # a fresh classifier per review: the int8 file keeps its LSTM state between calls (docs/phones.md)
+        with _text_classifier(path) as classifier:
+            assert _positive(classifier.classify(review).classifications[0].categories) == pytest.approx(expected, abs=1e-6)
 
 
 def test_every_file_carries_its_metadata(lenet, lstm):
@@ -146,6 +168,14 @@ def test_format_c_writes_the_int8_model_as_a_c_array_that_compiles(lenet, tmp_pa
     assert len(array) == c["bytes"] and array[4:8] == b"TFL3"
     with pytest.raises(UserError, match="no TFLite metadata"):  # a microcontroller reads none: not packed in
         metadata.read_metadata(array)
+    if importlib.util.find_spec("tflite_micro"):  # the micro extra: the arena is measured, and it is tight
+        assert c["tensor_arena"].startswith("measured") and "measured" in header
+        model = tmp_path / "int8.tflite"
+        model.write_bytes(array)
+        smallest = subprocess.run([sys.executable, "-m", "kerasapps.deploy.c_array", str(model)], capture_output=True, text=True)
+        assert int(smallest.stdout) == c["tensor_arena_bytes"]
+    else:
+        assert c["tensor_arena"].startswith("planned estimate") and "planned estimate" in header
     main = tmp_path / "main.cc"
     main.write_text('#include "model_data.h"\nint main() { return g_model_data_len > 0 && kTensorArenaSize > 0 ? 0 : 1; }\n')
     built = subprocess.run(["g++", "-std=c++17", f"-I{folder}", str(folder / "model_data.cc"), str(main), "-o", str(tmp_path / "m")],

@@ -33,7 +33,8 @@ def reads_text(spec):
 def app_model(model, spec):
     """`model` inside the graph an app feeds (see the module docstring); same weights."""
     if reads_text(spec):
-        inputs = keras.Input(model.inputs[0].shape[1:], dtype=model.inputs[0].dtype, name="token_ids")
+        batch = model.inputs[0].shape[0]  # a fused LSTM twin takes one review at a time
+        inputs = keras.Input(model.inputs[0].shape[1:], batch_size=batch, dtype=model.inputs[0].dtype, name="token_ids")
         scores = model(inputs)
         if scores.shape[-1] == 1:
             scores = keras.layers.Concatenate(name="probability")([1 - scores, scores])

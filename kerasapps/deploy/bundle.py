@@ -37,7 +37,7 @@ from kerasapps.config import apply_override, load_run_config, validate
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import convert, metadata
 from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, reads_text
-from kerasapps.deploy.c_array import c_array_files, planned_arena_bytes
+from kerasapps.deploy.c_array import arena_bytes, c_array_files
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, tf
@@ -45,6 +45,11 @@ from kerasapps.scores import accuracy, predicted_classes
 
 QUANTIZE = {"none": ("float32",), "float16": ("float16",), "dynamic": ("dynamic",), "int8": ("int8",), "all": convert.VARIANTS}
 DEFAULT_OUT = "tflite"
+CONVERTED_FROM = {
+    None: "model",
+    "fused": "fused LSTM twin (UNIDIRECTIONAL_SEQUENCE_LSTM, one input per call; float16 unrolled)",
+    "unrolled": "unrolled twin (recurrent layers, unroll=True)",
+}
 EXPORTS_FILE = "exports.json"
 REPORT_COLUMNS = [
     "variant", "file", "size_kb", "test_accuracy", "accuracy_drop_points", "agreement", "max_abs_diff",
@@ -65,7 +70,7 @@ def variants_for(quantize, io="float"):
 
 
 def export_run(
-    run, *, quantize="all", io="float", allow_flex=False, c_array=False, out=None, data_dir=None, runs_dir=None,
+    run, *, quantize="all", io="float", recurrent="fused", allow_flex=False, c_array=False, out=None, data_dir=None, runs_dir=None,
     overrides=(), log=print,
 ):
     """Export run `run` (a folder, or an experiment name for its newest run).
@@ -73,6 +78,7 @@ def export_run(
     Args:
         quantize: "none" (float32), "float16", "dynamic", "int8" or "all".
         io: input/output type of the int8 file: "float", "int8" or "uint8".
+        recurrent: "fused" (LSTM models as the fused kernel) or "unrolled" (`convert.recurrent_route`).
         allow_flex: keep a file that needs Select TF (Flex) ops instead of refusing it.
         c_array: also write the int8 model as a C array for TensorFlow Lite Micro
             (model_data.cc/.h, with its tensor-arena size).
@@ -91,6 +97,7 @@ def export_run(
             that cannot be written.
     """
     variants = variants_for(quantize, io)
+    check_choice("--recurrent", recurrent, convert.RECURRENT)
     if c_array and "int8" not in variants:
         raise UserError(f"--format c writes the int8 model for microcontrollers: use --quantize int8 or all, not {quantize}.")
     run_dir = runs.resolve_run(run, runs_dir)
@@ -118,7 +125,7 @@ def export_run(
         describe = _describer(config.name, model, dataset.info, spec)
         packed = _packed(run_dir, spec, assets)
         report = _export_into(
-            stage, model, variants, io=io, allow_flex=allow_flex, representative=representative,
+            stage, model, variants, io=io, recurrent=recurrent, allow_flex=allow_flex, representative=representative,
             x_test=dataset.x_test, y_test=dataset.y_test, spec=spec, c_array=c_array,
             with_metadata=lambda content, file_io: metadata.with_metadata(content, describe(file_io), packed),
         )
@@ -162,7 +169,7 @@ def representative_set(x_train, size, seed):
     return x_train[keep]
 
 
-def _export_into(stage, model, variants, *, io, allow_flex, representative, x_test, y_test, spec, c_array, with_metadata):
+def _export_into(stage, model, variants, *, io, recurrent, allow_flex, representative, x_test, y_test, spec, c_array, with_metadata):
     """SavedModel and .tflite files into `stage`, each run on the test split; returns the report.
 
     The files are compared with the app graph in Keras on the app's inputs
@@ -182,21 +189,26 @@ def _export_into(stage, model, variants, *, io, allow_flex, representative, x_te
             "parameters": int(model.count_params()),
         },
         "saved_model": {"path": "saved_model", "max_abs_diff": float(np.abs(served - keras_scores[:256]).max())},
-        "converted_from": "unrolled twin (recurrent layers, unroll=True)" if convert.has_recurrent_layers(model) else "model",
+        "converted_from": CONVERTED_FROM[convert.recurrent_route(model, recurrent)],
         "variants": [],
     }
     for variant in variants:
         variant_io = io if variant == "int8" else "float"
-        converted = convert.convert(
-            model, variant, representative=representative, io=variant_io, sequence_length=spec.get("sequence_length"),
+        options = dict(
+            representative=representative, io=variant_io, sequence_length=spec.get("sequence_length"), recurrent=recurrent,
             select_tf_ops=allow_flex, spec=spec,
         )
-        content = with_metadata(converted, variant_io)
-        if c_array and variant == "int8":  # without metadata: a microcontroller reads none
-            arena = planned_arena_bytes(converted)
-            for name, text in c_array_files(converted, arena_bytes=arena).items():
+        content = with_metadata(convert.convert(model, variant, **options), variant_io)
+        if c_array and variant == "int8":
+            # Batch 1 and no metadata: TFLM lacks the ops an open batch needs (SHAPE, REDUCE_PROD) and reads no metadata.
+            micro = convert.convert(model, variant, **options, batch_size=1)
+            arena, how = arena_bytes(micro)
+            for name, text in c_array_files(micro, arena_bytes=arena, arena_note=how).items():
                 (stage / name).write_text(text)
-            report["c_array"] = {"files": ["model_data.cc", "model_data.h"], "bytes": len(converted), "tensor_arena_bytes": arena}
+            report["c_array"] = {
+                "files": ["model_data.cc", "model_data.h"], "bytes": len(micro), "tensor_arena_bytes": arena,
+                "tensor_arena": how,
+            }
         ops = convert.op_names(content)
         convert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
         name = f"{variant}.tflite"

@@ -11,10 +11,13 @@ so the file computes exactly what `model.export` serves.
 
 Recurrent layers: Keras 3 runs them as a `while` loop over a TensorList, which
 the converter can only emit as Select TF (Flex) ops that the plain LiteRT
-interpreter refuses (LiteRT issue #41), and it no longer fuses Keras 3 layers
+interpreter refuses (LiteRT issue #41), and it does not fuse Keras 3 layers
 into `UNIDIRECTIONAL_SEQUENCE_LSTM`. A model with recurrent layers is therefore
-converted through `unrolled_twin`: the same layers and weights with `unroll=True`
-over a fixed sequence length, which needs builtin ops only.
+converted through a twin with the same weights over a fixed sequence length
+(`recurrent_route`): LSTM-only models through `fused_lstm.fused_twin`, whose LSTMs
+become the fused kernel (one example per call); others (GRU, SimpleRNN,
+bidirectional), or on request, through `unrolled_twin`, whose layers run with
+`unroll=True`. Both need builtin ops only.
 
 Files are run by `kerasapps.deploy.interpreter`.
 """
@@ -24,22 +27,30 @@ import tempfile
 
 import numpy as np
 
+from kerasapps.deploy import fused_lstm
 from kerasapps.deploy.app_graph import app_model
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, native_output_silenced, tf
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("float", "int8", "uint8")
+RECURRENT = ("fused", "unrolled")
 
 
 # --- SavedModel -------------------------------------------------------------------
 
 
-def export_saved_model(model, path):
+def export_saved_model(model, path, batch_size=None):
     """Write `model` as a TensorFlow SavedModel with a `serve` endpoint and a
     `serving_default` signature (Keras 3 `model.export`); loadable with
-    `tf.saved_model.load` without Keras or kerasapps."""
-    model.export(str(path), format="tf_saved_model", verbose=False)
+    `tf.saved_model.load` without Keras or kerasapps. The batch size is open, unless
+    `batch_size` is given or the model's input fixes one (a fused LSTM twin's)."""
+    signature = None
+    batch_size = batch_size or model.inputs[0].shape[0]
+    if batch_size:
+        shape = (batch_size, *model.inputs[0].shape[1:])
+        signature = [tf.TensorSpec(shape, model.inputs[0].dtype, name=model.inputs[0].name)]
+    model.export(str(path), format="tf_saved_model", verbose=False, input_signature=signature)
 
 
 # --- recurrent models -------------------------------------------------------------
@@ -47,14 +58,50 @@ def export_saved_model(model, path):
 
 def has_recurrent_layers(model):
     """True if `model` holds a Keras recurrent layer (LSTM, GRU, SimpleRNN...), wrapped or not."""
-    return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) for layer in _all_layers(model))
+    return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) for layer in all_layers(model))
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of `model`, those of nested models included."""
     for layer in model.layers:
         yield layer
         if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
+
+
+def recurrent_route(model, recurrent="fused", variant="float32"):
+    """How `convert` turns the recurrent layers of `model` into builtin ops for `variant`:
+    "fused" (asked for, and every recurrent layer is an LSTM the fused kernel computes),
+    "unrolled", or None for a model without recurrent layers.
+
+    The float16 variant is unrolled: there the converter stores the LSTM's zero
+    initial state as float16 and feeds its state variable from a DEQUANTIZE op, which
+    MediaPipe's interpreter refuses ("Output tensor ... to op ... (DEQUANTIZE) is a variable").
+
+    Raises:
+        UserError: `recurrent` is not one of `RECURRENT`.
+    """
+    check_choice("recurrent", recurrent, RECURRENT)
+    if not has_recurrent_layers(model):
+        return None
+    return "fused" if recurrent == "fused" and variant != "float16" and fused_lstm.fusable(model) else "unrolled"
+
+
+def fixed_length(model, sequence_length=None):
+    """The time steps a twin of `model` takes: its input's own length, else `sequence_length`.
+
+    Raises:
+        UserError: the model's input has no fixed length and none is given.
+    """
+    shape = tuple(model.inputs[0].shape[1:])
+    if shape and shape[0] is not None:
+        return shape[0]
+    if not sequence_length:
+        raise UserError(
+            f"Cannot convert the recurrent layers of {model.name}: its input shape {shape} has no fixed sequence "
+            "length; give the length the model was trained on (the preprocessing's sequence_length)."
+        )
+    return int(sequence_length)
 
 
 _INFERENCE_ONLY = {"unroll": True, "dropout": 0.0, "recurrent_dropout": 0.0}
@@ -81,14 +128,7 @@ def unrolled_twin(model, sequence_length=None):
     Raises:
         UserError: the model's input has no fixed length and none is given.
     """
-    shape = tuple(model.inputs[0].shape[1:])
-    if shape and shape[0] is None:
-        if not sequence_length:
-            raise UserError(
-                f"Cannot unroll {model.name}: its input shape {shape} has no fixed sequence length; "
-                "give the length the model was trained on (the preprocessing's sequence_length)."
-            )
-        shape = (int(sequence_length),) + shape[1:]
+    shape = (fixed_length(model, sequence_length),) + tuple(model.inputs[0].shape[2:])
     inputs = keras.Input(shape=shape, dtype=model.inputs[0].dtype, name=model.inputs[0].name)
 
     def clone(layer):
@@ -104,7 +144,7 @@ def unrolled_twin(model, sequence_length=None):
 
 def computes_in_float32(model):
     """True unless some layer of `model` computes in a reduced precision (a `train.mixed_precision` run)."""
-    return all(layer.compute_dtype in (None, "float32") or not layer.weights for layer in _all_layers(model))
+    return all(layer.compute_dtype in (None, "float32") or not layer.weights for layer in all_layers(model))
 
 
 def _float32_config(config):
@@ -157,21 +197,27 @@ def check_io_fits(model, io):
         )
 
 
-def convert(model, variant, *, representative=None, io="float", sequence_length=None, select_tf_ops=False, spec=None):
+def convert(
+    model, variant, *, representative=None, io="float", sequence_length=None, recurrent="fused", select_tf_ops=False, spec=None,
+    batch_size=None,
+):
     """Convert a Keras model to the bytes of a .tflite file.
 
     Args:
-        model: a Keras model; one with recurrent layers is converted as its `unrolled_twin`,
-            a mixed-precision one as its `float32_twin`.
+        model: a Keras model; one with recurrent layers is converted as a twin (`recurrent_route`),
+            a mixed-precision one as its `float32_twin` first.
         variant: one of `VARIANTS`.
         representative: model inputs (N, ...) that calibrate the int8 variant; from the
             training split, never the test split.
         io: input and output type of the int8 variant: "float", "int8" or "uint8".
-        sequence_length: time steps to unroll a recurrent model whose input length is open.
+        sequence_length: time steps of a recurrent model whose input length is open.
+        recurrent: "fused" (LSTM models as the fused kernel, else unrolled) or "unrolled".
         select_tf_ops: let the converter fall back to Select TF (Flex) ops.
         spec: the run's preprocessing spec; given, the file holds the graph an app feeds
             (`app_graph.app_model`: RGB pixels in for images, one score per class out),
             and `representative` holds that graph's inputs.
+        batch_size: fix the file's batch size (1 for TFLite Micro, which lacks the ops
+            that compute shapes from an open batch, such as REDUCE_PROD); default open.
 
     Raises:
         UserError: a bad variant or io, an empty representative set, integer I/O on a
@@ -181,7 +227,11 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
     check_variant(variant, io)
     if not computes_in_float32(model):
         model = float32_twin(model)
-    if has_recurrent_layers(model):
+    route = recurrent_route(model, recurrent, variant)
+    if route == "fused":
+        # int8 gives the LSTM input one scale, which the reset step's large input would take over.
+        model = fused_lstm.fused_twin(model, fixed_length(model, sequence_length), reset_step=variant != "int8")
+    elif route == "unrolled":
         model = unrolled_twin(model, sequence_length)
     if spec is not None:
         model = app_model(model, spec)
@@ -193,7 +243,7 @@ def convert(model, variant, *, representative=None, io="float", sequence_length=
             )
         check_io_fits(model, io)
     with tempfile.TemporaryDirectory(prefix="kerasapps-convert-") as tmp:
-        export_saved_model(model, tmp)
+        export_saved_model(model, tmp, batch_size)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if variant == "float16":

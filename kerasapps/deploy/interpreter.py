@@ -94,13 +94,23 @@ class LiteModel:
 
     def _invoke(self, x):
         self._resize(len(x))
+        # A fused LSTM keeps its state in variable tensors from one call to the next
+        # (TensorFlow issue #47813); each input starts from zeros, as in Keras.
+        self.interpreter.reset_all_variables()
         self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output["index"])
 
+    @property
+    def fixed_batch(self):
+        """The batch size the file is fixed to (1 for a fused LSTM's), or None if open."""
+        batch = int(self.input["shape_signature"][0])
+        return batch if batch > 0 else None
+
     def predict(self, x, *, batch_size=256):
         """Float scores for model inputs `x` (N, ...), run `batch_size` at a time
-        (1 runs example by example)."""
+        (1 runs example by example), or as many as a fixed-batch file takes."""
+        batch_size = self.fixed_batch or batch_size
         q = self.quantize_input(x)
         chunks = [self.dequantize_output(self.invoke(q[i : i + batch_size])) for i in range(0, len(q), batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0,) + tuple(self.output["shape"][1:]), np.float32)
