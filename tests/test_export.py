@@ -14,7 +14,7 @@ from PIL import Image
 
 from kerasapps import runs
 from kerasapps.cli import run_main
-from kerasapps.config import load_config, load_run_config
+from kerasapps.config import load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import classify, convert, export_run
 from kerasapps.deploy.app_graph import app_inputs, app_model
@@ -22,22 +22,12 @@ from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.errors import UserError
 from kerasapps.export import main as export_main
 from kerasapps.scores import accuracy, predicted_classes
-from kerasapps.training import train_and_evaluate
-
-SMALL_LENET = [
-    "data.limit_train=2000", "data.limit_test=300", "train.epochs=1", "train.batch_size=32",
-    "schedule.name=constant", "callbacks.tensorboard=false", "export.representative_size=50",
-]
 
 
 @pytest.fixture(scope="module")
-def lenet_run(data_dir, tmp_path_factory):
-    """A LeNet trained for one epoch on 1,800 MNIST images (300 test images)."""
-    config = load_config("lenet", overrides=SMALL_LENET)
-    run_dir, _ = train_and_evaluate(
-        config, data_dir=data_dir, runs_dir=tmp_path_factory.mktemp("runs"), verbose=0, log=lambda _: None
-    )
-    return run_dir
+def lenet_run(small_lenet_run):
+    """A LeNet trained for one epoch on 1,800 MNIST images (300 test images): conftest's, shared with test_phones."""
+    return small_lenet_run
 
 
 @pytest.fixture(scope="module")

@@ -7,27 +7,17 @@ import keras
 import numpy as np
 import pytest
 
-from kerasapps.config import load_config
 from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.deploy import classify, export_run
 from kerasapps.deploy.interpreter import LiteModel
-from kerasapps.training import train_and_evaluate
 
-TINY_LSTM = [
-    "data.limit_train=1000", "data.limit_test=200", "data.options.sequence_length=32",
-    "data.options.vocab_size=2000", "model.args.embedding_dim=16", "model.args.units=16",
-    "model.args.dense_units=8", "train.epochs=1", "train.batch_size=32", "callbacks.tensorboard=false",
-    "export.representative_size=20",
-]
 REVIEWS = ["A quietly brilliant film, moving and beautifully acted.", "Dull, boring<br />and a waste of time."]
 
 
 @pytest.fixture(scope="module")
-def text_export(data_dir, tmp_path_factory):
-    config = load_config("lstm", overrides=TINY_LSTM)
-    run_dir, _ = train_and_evaluate(
-        config, data_dir=str(data_dir), runs_dir=tmp_path_factory.mktemp("runs"), verbose=0, log=lambda _: None
-    )
+def text_export(tiny_lstm_run, data_dir, tmp_path_factory):
+    """conftest's small LSTM (shared with test_phones and test_visualize), exported with dynamic-range weights."""
+    run_dir = tiny_lstm_run
     out = tmp_path_factory.mktemp("tflite")
     report = export_run(run_dir, quantize="dynamic", out=out, data_dir=data_dir, log=lambda _: None)
     return run_dir, out / "lstm", report
