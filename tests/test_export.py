@@ -21,6 +21,7 @@ from kerasapps.deploy.app_graph import app_inputs, app_model
 from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.errors import UserError
 from kerasapps.export import main as export_main
+from kerasapps.predict import main as predict_main
 from kerasapps.scores import accuracy, predicted_classes
 
 
@@ -152,7 +153,7 @@ def test_saved_model_serves_in_a_fresh_process_without_kerasapps(exported, tmp_p
     np.testing.assert_allclose(served["signature"], expected, atol=1e-5)
 
 
-def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_path):
+def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_path, capsys):
     from kerasapps.data.image_preprocessing import preprocess_images
     from kerasapps.data.mnist import find_idx_folder, read_idx_folder
 
@@ -170,12 +171,12 @@ def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_
         assert 0 < p["score"] <= 1 and p["top"][0] == (p["label"], p["score"]) and len(p["top"]) == 3
     int8 = classify(exported["dir"] / "int8.tflite", paths)
     assert [p["label"] for p in int8] == [p["label"] for p in predictions]
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.predict", str(exported["dir"] / "int8.tflite"), *map(str, paths)],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    # in-process: test_predict.py runs `python -m kerasapps.predict` end to end
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(predict_main, [str(exported["dir"] / "int8.tflite"), *map(str, paths)])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err[-2000:]
+    lines = [line.split("\t") for line in out.strip().splitlines()]
     assert [(label, path) for _, label, path in lines] == [(p["label"], str(path)) for p, path in zip(int8, paths)]
     assert [float(score) for score, _, _ in lines] == pytest.approx([p["score"] for p in int8], abs=1e-4)
 

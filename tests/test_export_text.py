@@ -1,7 +1,5 @@
 """Export of a text run (the `lstm` experiment, tiny): unrolled LSTM file, vocabulary, predict on raw text."""
 
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -47,14 +45,17 @@ def test_predict_on_raw_text_with_the_tflite_alone(text_export):
         assert p["score"] == pytest.approx(max(positive, 1 - positive), abs=1e-3)
 
 
-def test_predict_cli_dispatches_a_tflite_path(text_export, tmp_path):
+def test_predict_cli_dispatches_a_tflite_path(text_export, capsys):
+    """In-process (test_predict.py runs `python -m kerasapps.predict` end to end): the same `main`."""
+    from kerasapps.cli import run_main
+    from kerasapps.predict import main as predict_main
+
     _, folder, _ = text_export
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.predict", str(folder / "dynamic.tflite"), *REVIEWS],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(predict_main, [str(folder / "dynamic.tflite"), *REVIEWS])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err[-2000:]
+    lines = out.strip().splitlines()
     assert len(lines) == 2 and all(line.split("\t")[1] in ("neg", "pos") for line in lines)
 
 
