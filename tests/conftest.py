@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 
 import pytest
 
@@ -24,6 +25,60 @@ def data_dir():
 def _private_cache(tmp_path_factory):
     """Decoded-image caches (CIFAR-10) go to a folder of this test session, not the user's ~/.cache."""
     os.environ["KERASAPPS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+# The small runs several files test (export, phones, visualize, export_text): each is trained
+# once a session and every module gets a copy of its own, so what one module writes into its
+# run folder (exports.json, confusion matrices) is not seen by another.
+SMALL_LENET = [
+    "data.limit_train=2000", "data.limit_test=300", "train.epochs=1", "train.batch_size=32",
+    "schedule.name=constant", "callbacks.tensorboard=false", "export.representative_size=50",
+]  # fmt: skip
+TINY_LSTM = [
+    "data.limit_train=1000", "data.limit_test=200", "data.options.sequence_length=32", "data.options.truncate=end",
+    "data.options.vocab_size=2000", "model.args.embedding_dim=16", "model.args.units=16",
+    "model.args.dense_units=8", "train.epochs=2", "train.batch_size=32", "callbacks.tensorboard=false",
+    "export.representative_size=20",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def _trained_runs(data_dir, tmp_path_factory):
+    """train(name, overrides) -> a run folder trained once this session with those settings."""
+    from kerasapps.config import load_config
+    from kerasapps.training import train_and_evaluate
+
+    trained = {}
+
+    def train(name, overrides):
+        key = (name, tuple(overrides))
+        if key not in trained:
+            config = load_config(name, overrides=list(overrides))
+            trained[key], _ = train_and_evaluate(
+                config, data_dir=str(data_dir), runs_dir=tmp_path_factory.mktemp("trained"), verbose=0, log=lambda _: None
+            )
+        return trained[key]
+
+    return train
+
+
+def _copy_run(run_dir, tmp_path_factory):
+    """A copy of `run_dir` at saved_models/<experiment>/<run-id> in a new temporary folder."""
+    copy = tmp_path_factory.mktemp("runs") / run_dir.parent.name / run_dir.name
+    shutil.copytree(run_dir, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def small_lenet_run(_trained_runs, tmp_path_factory):
+    """This module's copy of a LeNet trained one epoch on 1,800 MNIST digits (`SMALL_LENET`; 300 test digits)."""
+    return _copy_run(_trained_runs("lenet", SMALL_LENET), tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tiny_lstm_run(_trained_runs, tmp_path_factory):
+    """This module's copy of a small LSTM trained two epochs on 900 IMDB reviews (`TINY_LSTM`; 200 test reviews)."""
+    return _copy_run(_trained_runs("lstm", TINY_LSTM), tmp_path_factory)
 
 
 @pytest.fixture

@@ -30,9 +30,9 @@ from kerasapps.training.distribution import Cluster, check_batch_size, distribut
 
 pytest.importorskip("jax", reason="the [jax] extra: pip install -e '.[test,jax]'")
 
-# 900 training and 100 validation examples in batches of 10: 90 steps an epoch, 180 in all. The
+# 360 training and 40 validation examples in batches of 10: 36 steps an epoch, 72 in all. The
 # batch divides both: 2 processes drop a last partial batch, and one process would use it.
-SETTINGS = ["train.epochs=2", "data.limit_train=1000", "data.limit_test=100", "train.batch_size=10",
+SETTINGS = ["train.epochs=2", "data.limit_train=400", "data.limit_test=100", "train.batch_size=10",
             "callbacks.tensorboard=false"]
 TRAIN = ["train", "lenet", *[a for s in SETTINGS for a in ("--set", s)]]
 

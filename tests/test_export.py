@@ -14,30 +14,21 @@ from PIL import Image
 
 from kerasapps import runs
 from kerasapps.cli import run_main
-from kerasapps.config import load_config, load_run_config
+from kerasapps.config import load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import classify, convert, export_run
 from kerasapps.deploy.app_graph import app_inputs, app_model
 from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.errors import UserError
 from kerasapps.export import main as export_main
+from kerasapps.predict import main as predict_main
 from kerasapps.scores import accuracy, predicted_classes
-from kerasapps.training import train_and_evaluate
-
-SMALL_LENET = [
-    "data.limit_train=2000", "data.limit_test=300", "train.epochs=1", "train.batch_size=32",
-    "schedule.name=constant", "callbacks.tensorboard=false", "export.representative_size=50",
-]
 
 
 @pytest.fixture(scope="module")
-def lenet_run(data_dir, tmp_path_factory):
-    """A LeNet trained for one epoch on 1,800 MNIST images (300 test images)."""
-    config = load_config("lenet", overrides=SMALL_LENET)
-    run_dir, _ = train_and_evaluate(
-        config, data_dir=data_dir, runs_dir=tmp_path_factory.mktemp("runs"), verbose=0, log=lambda _: None
-    )
-    return run_dir
+def lenet_run(small_lenet_run):
+    """A LeNet trained for one epoch on 1,800 MNIST images (300 test images): conftest's, shared with test_phones."""
+    return small_lenet_run
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +153,7 @@ def test_saved_model_serves_in_a_fresh_process_without_kerasapps(exported, tmp_p
     np.testing.assert_allclose(served["signature"], expected, atol=1e-5)
 
 
-def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_path):
+def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_path, capsys):
     from kerasapps.data.image_preprocessing import preprocess_images
     from kerasapps.data.mnist import find_idx_folder, read_idx_folder
 
@@ -180,12 +171,12 @@ def test_predict_on_an_image_file_with_the_tflite_alone(exported, data_dir, tmp_
         assert 0 < p["score"] <= 1 and p["top"][0] == (p["label"], p["score"]) and len(p["top"]) == 3
     int8 = classify(exported["dir"] / "int8.tflite", paths)
     assert [p["label"] for p in int8] == [p["label"] for p in predictions]
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.predict", str(exported["dir"] / "int8.tflite"), *map(str, paths)],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    # in-process: test_predict.py runs `python -m kerasapps.predict` end to end
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(predict_main, [str(exported["dir"] / "int8.tflite"), *map(str, paths)])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err[-2000:]
+    lines = [line.split("\t") for line in out.strip().splitlines()]
     assert [(label, path) for _, label, path in lines] == [(p["label"], str(path)) for p, path in zip(int8, paths)]
     assert [float(score) for score, _, _ in lines] == pytest.approx([p["score"] for p in int8], abs=1e-4)
 

@@ -1,33 +1,21 @@
 """Export of a text run (the `lstm` experiment, tiny): fused LSTM file, vocabulary, predict on raw text."""
 
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
-from kerasapps.config import load_config
 from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.deploy import classify, export_run
 from kerasapps.deploy.interpreter import LiteModel
-from kerasapps.training import train_and_evaluate
 
-TINY_LSTM = [
-    "data.limit_train=1000", "data.limit_test=200", "data.options.sequence_length=32",
-    "data.options.vocab_size=2000", "model.args.embedding_dim=16", "model.args.units=16",
-    "model.args.dense_units=8", "train.epochs=1", "train.batch_size=32", "callbacks.tensorboard=false",
-    "export.representative_size=20",
-]
 REVIEWS = ["A quietly brilliant film, moving and beautifully acted.", "Dull, boring<br />and a waste of time."]
 
 
 @pytest.fixture(scope="module")
-def text_export(data_dir, tmp_path_factory):
-    config = load_config("lstm", overrides=TINY_LSTM)
-    run_dir, _ = train_and_evaluate(
-        config, data_dir=str(data_dir), runs_dir=tmp_path_factory.mktemp("runs"), verbose=0, log=lambda _: None
-    )
+def text_export(tiny_lstm_run, data_dir, tmp_path_factory):
+    """conftest's small LSTM (shared with test_phones and test_visualize), exported with dynamic-range weights."""
+    run_dir = tiny_lstm_run
     out = tmp_path_factory.mktemp("tflite")
     report = export_run(run_dir, quantize="dynamic", out=out, data_dir=data_dir, log=lambda _: None)
     return run_dir, out / "lstm", report
@@ -58,14 +46,17 @@ def test_predict_on_raw_text_with_the_tflite_alone(text_export):
         assert p["score"] == pytest.approx(max(positive, 1 - positive), abs=1e-3)
 
 
-def test_predict_cli_dispatches_a_tflite_path(text_export, tmp_path):
+def test_predict_cli_dispatches_a_tflite_path(text_export, capsys):
+    """In-process (test_predict.py runs `python -m kerasapps.predict` end to end): the same `main`."""
+    from kerasapps.cli import run_main
+    from kerasapps.predict import main as predict_main
+
     _, folder, _ = text_export
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.predict", str(folder / "dynamic.tflite"), *REVIEWS],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(predict_main, [str(folder / "dynamic.tflite"), *REVIEWS])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err[-2000:]
+    lines = out.strip().splitlines()
     assert len(lines) == 2 and all(line.split("\t")[1] in ("neg", "pos") for line in lines)
 
 

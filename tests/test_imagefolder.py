@@ -1,8 +1,6 @@
 """The imagefolder and cifar10 datasets (layout, cache, corrupt files, augmentation, CIFAR-10), and resnet20 trained on it."""
 
 import json
-import subprocess
-import sys
 import tarfile
 
 import keras
@@ -10,12 +8,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasapps.cli import run_main
 from kerasapps.config import read_yaml
 from kerasapps.data import load_dataset, make_pipeline
 from kerasapps.data.image_folder import CIFAR10_CLASSES, read_image_folder
 from kerasapps.data.image_preprocessing import make_augment
 from kerasapps.errors import UserError
 from kerasapps.runs import resolve_run
+from kerasapps.train import main as train_main
 
 
 @pytest.fixture(autouse=True)
@@ -167,19 +167,19 @@ def test_cifar10_from_the_shared_archive(data_dir, monkeypatch):
     assert data.augment is not None
 
 
-def test_resnet20_one_epoch_on_a_few_hundred_cifar_images_writes_its_run_folder(data_dir, runs_dir, monkeypatch):
+def test_resnet20_one_epoch_on_a_few_hundred_cifar_images_writes_its_run_folder(data_dir, runs_dir, monkeypatch, capsys):
+    """In-process (tests/test_train.py runs `python -m kerasapps.train` end to end): the same `main`."""
     monkeypatch.delenv("KERASAPPS_CACHE_DIR")  # the decoded CIFAR-10 of the test above
     overrides = [
         "train.epochs=1", "data.limit_train=400", "data.limit_test=200", "train.batch_size=50",
         "callbacks.tensorboard=false",
     ]  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.train", "resnet20", *[a for o in overrides for a in ("--set", o)]],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "Training resnet20 (271,098 parameters) on cifar10" in result.stdout
-    assert "Test accuracy:" in result.stdout
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(train_main, ["resnet20", *[a for o in overrides for a in ("--set", o)]])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err
+    assert "Training resnet20 (271,098 parameters) on cifar10" in out
+    assert "Test accuracy:" in out
     run_dir = resolve_run("resnet20", runs_dir)
     for name in ["model.keras", "best.keras", "config.yaml", "history.csv", "metrics.json", "labels.txt"]:
         assert (run_dir / name).is_file(), name

@@ -15,7 +15,7 @@ from mediapipe.tasks.python import BaseOptions, text, vision
 
 from kerasapps import runs
 from kerasapps.cli import run_main
-from kerasapps.config import load_config, load_run_config
+from kerasapps.config import load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.data.imdb import find_imdb_source, read_aclimdb
 from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
@@ -25,33 +25,20 @@ from kerasapps.errors import UserError
 from kerasapps.lazy import keras
 from kerasapps.predict import main as predict_main
 from kerasapps.scores import predicted_classes
-from kerasapps.training import train_and_evaluate
 
-SMALL_LENET = [
-    "data.limit_train=2000", "data.limit_test=300", "train.epochs=1", "train.batch_size=32",
-    "schedule.name=constant", "callbacks.tensorboard=false", "export.representative_size=50",
-]
-TINY_LSTM = [
-    "data.limit_train=1000", "data.limit_test=200", "data.options.sequence_length=32", "data.options.truncate=end",
-    "data.options.vocab_size=2000", "model.args.embedding_dim=16", "model.args.units=16",
-    "model.args.dense_units=8", "train.epochs=2", "train.batch_size=32", "callbacks.tensorboard=false",
-    "export.representative_size=20",
-]
 TEST_REVIEWS = 200
 
 
-def _train_and_export(name, overrides, quantize, data_dir, tmp_path_factory, **export_options):
-    config = load_config(name, overrides=overrides)
-    run_dir, _ = train_and_evaluate(config, data_dir=str(data_dir), runs_dir=tmp_path_factory.mktemp("runs"), verbose=0, log=lambda _: None)
+def _export(run_dir, quantize, data_dir, tmp_path_factory, **export_options):
     out = tmp_path_factory.mktemp("tflite")
     report = export_run(run_dir, quantize=quantize, out=out, data_dir=data_dir, log=lambda _: None, **export_options)
-    return run_dir, out / name, report
+    return run_dir, out / run_dir.parent.name, report
 
 
 @pytest.fixture(scope="module")
-def lenet(data_dir, tmp_path_factory):
-    """A LeNet trained one epoch on 1,800 MNIST digits, every variant exported; its 300 test digits as RGB."""
-    run_dir, folder, report = _train_and_export("lenet", SMALL_LENET, "all", data_dir, tmp_path_factory, c_array=True)
+def lenet(small_lenet_run, data_dir, tmp_path_factory):
+    """conftest's LeNet (one epoch on 1,800 MNIST digits), every variant exported; its 300 test digits as RGB."""
+    run_dir, folder, report = _export(small_lenet_run, "all", data_dir, tmp_path_factory, c_array=True)
     dataset, _, _ = load_experiment_data(load_run_config(run_dir), data_dir=data_dir, log=lambda _: None)
     model = keras.saving.load_model(run_dir / "model.keras")
     pixels = app_inputs(dataset.x_test, dataset.info.preprocessing).astype(np.uint8)
@@ -62,10 +49,10 @@ def lenet(data_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lstm(data_dir, tmp_path_factory):
-    """A small LSTM on 1,000 IMDB reviews, every variant exported (the fused LSTM converts
-    in seconds); 200 raw test reviews of both classes."""
-    run_dir, folder, report = _train_and_export("lstm", TINY_LSTM, "all", data_dir, tmp_path_factory)
+def lstm(tiny_lstm_run, data_dir, tmp_path_factory):
+    """conftest's small LSTM (1,000 IMDB reviews), every variant exported (the fused LSTM
+    converts in seconds); 200 raw test reviews of both classes."""
+    run_dir, folder, report = _export(tiny_lstm_run, "all", data_dir, tmp_path_factory)
     texts, labels = read_aclimdb(find_imdb_source(str(data_dir)))["test"]
     pick = np.linspace(0, len(texts) - 1, TEST_REVIEWS).astype(int)  # sorted by label: both classes
     reviews = [texts[i] for i in pick]

@@ -12,9 +12,12 @@ from kerasapps.cli import run_main
 from kerasapps.config import load_config, read_yaml
 from kerasapps.errors import TrainingDiverged, UserError
 from kerasapps.runs import resolve_run
+from kerasapps.train import main as train_main
 from kerasapps.training import run as training
 
 SMALL = ["data.limit_train=3000", "data.limit_test=1000", "train.batch_size=32"]
+# The in-process tests check what happens to a run, not how well it learns: a third of SMALL.
+FAST = ["data.limit_train=1000", "data.limit_test=300", "train.batch_size=32"]
 
 
 def test_train_cli_end_to_end_writes_every_output(data_dir, runs_dir):
@@ -42,7 +45,7 @@ def test_train_cli_end_to_end_writes_every_output(data_dir, runs_dir):
 
 
 def test_same_seed_same_metrics(data_dir, runs_dir):
-    config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *SMALL])
+    config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *FAST])
     _, first = training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
     _, second = training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
     assert first["test_accuracy"] == second["test_accuracy"]
@@ -60,7 +63,7 @@ class _InterruptAfter(keras.callbacks.Callback):
 
 
 def test_interrupted_run_resumes_and_loses_nothing(data_dir, runs_dir, monkeypatch):
-    overrides = ["train.epochs=3", "callbacks.tensorboard=false", *SMALL]
+    overrides = ["train.epochs=3", "callbacks.tensorboard=false", *FAST]
     config = load_config("lenet", overrides=overrides)
     finished, _ = training.train_and_evaluate(
         load_config("lenet", overrides=["train.epochs=1", *overrides[1:]]), runs_dir=runs_dir, verbose=0, log=lambda _: None
@@ -89,7 +92,7 @@ def test_nan_loss_stops_with_a_clear_message(data_dir, runs_dir):
     config = load_config(
         "lenet",
         overrides=["train.epochs=2", "optimizer.name=sgd", "optimizer.learning_rate=1e9", "schedule.name=constant",
-                   "callbacks.tensorboard=false", *SMALL],
+                   "callbacks.tensorboard=false", *FAST],
     )
     with pytest.raises(TrainingDiverged, match="the loss became NaN at epoch 1. Lower optimizer.learning_rate"):
         training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
@@ -98,19 +101,19 @@ def test_nan_loss_stops_with_a_clear_message(data_dir, runs_dir):
 def test_evaluate_writes_a_confusion_matrix_and_a_per_class_report(data_dir, runs_dir, capsys):
     from kerasapps.evaluate import main as evaluate_main
 
-    config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *SMALL])
+    config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *FAST])
     run_dir, metrics = training.train_and_evaluate(config, runs_dir=runs_dir, verbose=0, log=lambda _: None)
     with pytest.raises(SystemExit) as exit_info:
         run_main(evaluate_main, ["lenet"])
     assert exit_info.value.code == 0, capsys.readouterr().err
     matrix = pd.read_csv(run_dir / "confusion_matrix.csv", index_col=0)
-    assert matrix.shape == (10, 10) and matrix.to_numpy().sum() == 1000
-    assert np.trace(matrix.to_numpy()) / 1000 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    assert matrix.shape == (10, 10) and matrix.to_numpy().sum() == 300
+    assert np.trace(matrix.to_numpy()) / 300 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     assert (run_dir / "confusion_matrix.png").is_file()
     report = pd.read_csv(run_dir / "classification_report.csv", index_col="class")
     recall = np.diag(matrix.to_numpy()) / matrix.to_numpy().sum(axis=1)
     np.testing.assert_allclose(report.loc[[str(i) for i in range(10)], "recall"], recall)
-    assert report.loc["macro avg", "support"] == 1000
+    assert report.loc["macro avg", "support"] == 300
 
     half_written = runs_dir / "lenet" / "half"
     half_written.mkdir()
@@ -124,14 +127,16 @@ def test_evaluate_writes_a_confusion_matrix_and_a_per_class_report(data_dir, run
         assert exit_info.value.code == 2 and message in err and "Traceback" not in err
 
 
-def test_offline_run_trains_on_the_fallback_and_says_so(runs_dir, tmp_path):
-    env = {"KERASAPPS_OFFLINE": "1", "TFDS_DATA_DIR": str(tmp_path / "tfds"), "KERASAPPS_DATA_DIR": ""}
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.train", "lenet", "--set", "train.epochs=5", "--set", "callbacks.tensorboard=false"],
-        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, **env},
-    )
-    assert result.returncode == 0, result.stderr
-    assert "training on the fallback 'digits'" in result.stdout
+def test_offline_run_trains_on_the_fallback_and_says_so(runs_dir, tmp_path, monkeypatch, capsys):
+    """In-process (test_train_cli_end_to_end_writes_every_output covers `python -m`): the same `main`."""
+    monkeypatch.setenv("KERASAPPS_OFFLINE", "1")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    monkeypatch.setenv("KERASAPPS_DATA_DIR", "")
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(train_main, ["lenet", "--set", "train.epochs=5", "--set", "callbacks.tensorboard=false"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err
+    assert "training on the fallback 'digits'" in out
     metrics = json.loads((resolve_run("lenet", runs_dir) / "metrics.json").read_text())
     assert metrics["dataset"]["name"] == "digits" and metrics["dataset"]["requested"] == "mnist"
     assert metrics["test_accuracy"] > 0.5  # 10 classes; five epochs on 1,293 images

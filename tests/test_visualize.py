@@ -7,31 +7,17 @@ import pytest
 
 from kerasapps import visualize
 from kerasapps.cli import run_main
-from kerasapps.config import load_config
 from kerasapps.course import pictures
-from kerasapps.training import train_and_evaluate
-
-QUIET = ["train.epochs=1", "train.batch_size=64", "callbacks.tensorboard=false"]
-
-
-def _train(name, overrides, data_dir, root):
-    config = load_config(name, overrides=[*QUIET, *overrides])
-    run_dir, _ = train_and_evaluate(config, data_dir=str(data_dir), runs_dir=root, verbose=0, log=lambda _: None)
-    return run_dir
 
 
 @pytest.fixture(scope="module")
-def lenet_run(tmp_path_factory, data_dir):
-    return _train("lenet", ["data.limit_train=512", "data.limit_test=64"], data_dir, tmp_path_factory.mktemp("runs"))
+def lenet_run(small_lenet_run):
+    return small_lenet_run  # conftest's, shared with test_export and test_phones
 
 
 @pytest.fixture(scope="module")
-def lstm_run(tmp_path_factory, data_dir):
-    overrides = [
-        "data.limit_train=256", "data.limit_test=64", "data.options.sequence_length=32",
-        "data.options.vocab_size=500", "model.args.embedding_dim=8", "model.args.units=8",
-    ]  # fmt: skip
-    return _train("lstm", overrides, data_dir, tmp_path_factory.mktemp("runs"))
+def lstm_run(tiny_lstm_run):
+    return tiny_lstm_run  # conftest's: 32 ids a review, 16 LSTM units
 
 
 def test_feature_maps_of_every_conv_layer_with_names_and_shapes(lenet_run, data_dir, capsys):
@@ -57,7 +43,7 @@ def test_hidden_state_over_the_tokens_ends_in_the_lstm_output(lstm_run, tmp_path
     model = keras.saving.load_model(lstm_run / "model.keras")
     ids = np.array([5, 17, 42, 9] + [0] * 28, dtype="int32")  # the run's 32 ids, padded
     name, states = pictures.hidden_states(model, ids)
-    assert name == "lstm" and states.shape == (4, 8)  # padding steps are left out
+    assert name == "lstm" and states.shape == (4, 16)  # padding steps are left out
     last = keras.Model(model.inputs[0], model.get_layer("lstm").output)(ids[None])
     np.testing.assert_allclose(states[-1], np.asarray(last)[0], rtol=1e-5, atol=1e-6)  # the masked LSTM's answer
 
