@@ -47,8 +47,8 @@ def build_parser():
     )  # fmt: skip
     parser.add_argument(
         "--deploy-time-limit", type=int, default=DEFAULT_DEPLOY_TIME_LIMIT, metavar="S",
-        help=f"seconds each ExecuTorch file may take to lower and check, after which its row says it timed out\n"
-        f"(default: {DEFAULT_DEPLOY_TIME_LIMIT}; 0 = no limit)",
+        help=f"seconds each ExecuTorch or litert-torch file may take to lower or convert, after which its row\n"
+        f"says it timed out (default: {DEFAULT_DEPLOY_TIME_LIMIT}; 0 = no limit)",
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, metavar="N",

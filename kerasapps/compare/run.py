@@ -58,8 +58,8 @@ def compare_experiment(
         steps: train every side for this many batches only: one epoch over the first `steps` x batch size
             training examples (they are already shuffled); default: the experiment's epochs.
         deploy_examples: test inputs each deployed file runs on (0 = the whole test split).
-        deploy_time_limit: seconds each ExecuTorch file may take to lower and check; past it, the row
-            says "timed out" (0 = no limit).
+        deploy_time_limit: seconds each ExecuTorch or litert-torch file may take to lower or convert; past
+            it, the row says "timed out" (0 = no limit).
         threads: CPU threads of every side (TensorFlow's and PyTorch's thread pools); default: each
             framework's own choice. 1 keeps a shared machine's numbers steady.
         sides: which of `worker.SIDES` to run.
@@ -88,7 +88,9 @@ def compare_experiment(
         set_value(config, "train.epochs", 1)
         x_train, y_train = x_train[: steps * config.train.batch_size], y_train[: steps * config.train.batch_size]
     build_twin(config.model.name, **{**dataset.info.model_kwargs, **config.model.args})  # no twin: fail before training
-    arrays = {"x_train": x_train, "y_train": y_train, "x_test": dataset.x_test, "y_test": dataset.y_test}
+    # shuffled once, so that the first --deploy-examples are a fair sample (IMDB's test split is sorted by label)
+    order = np.random.default_rng(config.seed).permutation(len(dataset.x_test))
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": dataset.x_test[order], "y_test": dataset.y_test[order]}
     target = pathlib.Path(out or DEFAULT_OUT) / config.name
     job = {
         "config": config.to_dict(),

@@ -47,7 +47,7 @@ def peak_memory_mb():
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
-# seconds each ExecuTorch file may take to lower and check: the 400-step LSTM's lowering takes minutes
+# seconds each ExecuTorch or litert-torch file may take to lower or convert: the 400-step LSTM's take minutes
 DEFAULT_DEPLOY_TIME_LIMIT = 900
 
 

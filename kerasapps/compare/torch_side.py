@@ -135,8 +135,8 @@ RECURRENT_NOTE = "portable kernels: XNNPACK's partitioner does not finish on an 
 def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir, time_limit_s=None):
     """ExecuTorch rows: float32 and int8 .pte files from `torch.export`, each run on the first `examples`
     test inputs in the ExecuTorch runtime. Convolutional twins are lowered to XNNPACK; a recurrent twin
-    runs on portable kernels (see RECURRENT_NOTE). A variant that fails, or whose lowering and checking
-    take more than `time_limit_s` seconds, gets a row saying why."""
+    runs on portable kernels (see RECURRENT_NOTE). A variant that fails, or whose lowering takes more
+    than `time_limit_s` seconds, gets a row saying why."""
     try:
         from executorch.runtime import Runtime
     except ImportError:
@@ -151,18 +151,19 @@ def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir, t
     recurrent = any(isinstance(module, nn.LSTM) for module in twin.modules())
     rows = []
     for variant in ("float32", "int8"):
+        path = out_dir / f"{variant}.pte"
         try:
             with time_limit(time_limit_s):
                 program, delegated, other_ops = lower(
                     Scores(twin.eval()), inputs[0:1], variant, calibration, xnnpack=not recurrent
                 )
-                path = out_dir / f"{variant}.pte"
-                path.write_bytes(program.buffer)
-                method = Runtime.get().load_program(str(path)).load_method("forward")
-                run = lambda x: method.execute([x])[0].numpy()  # noqa: E731
-                outputs = np.concatenate([run(x) for x in inputs])
-                latency = latency_ms(run, inputs[:100])
+            path.write_bytes(program.buffer)
+            method = Runtime.get().load_program(str(path)).load_method("forward")
+            run = lambda x: method.execute([x])[0].numpy()  # noqa: E731
+            outputs = np.concatenate([run(x) for x in inputs])
+            latency = latency_ms(run, inputs[:100])
         except Exception as error:  # torch.export, the lowering and the runtime raise many private error types
+            path.unlink(missing_ok=True)  # no file in the report without its row's numbers
             rows.append({"variant": variant, "note": _failure(error)})
             continue
         rows.append({
@@ -181,7 +182,7 @@ def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir, t
 def deploy_litert_torch(twin, arrays, twin_scores, *, examples, out_dir, time_limit_s=None):
     """The PyTorch model on TensorFlow's runtime: litert-torch converts the twin (from `torch.export`) to a
     float32 .tflite file, run by the LiteRT interpreter on the first `examples` test inputs. Returns one
-    row; a conversion that fails or runs past `time_limit_s` gets a row saying why."""
+    row; a conversion that fails or takes more than `time_limit_s` seconds gets a row saying why."""
     try:
         import litert_torch
     except ImportError:
@@ -195,11 +196,12 @@ def deploy_litert_torch(twin, arrays, twin_scores, *, examples, out_dir, time_li
     try:
         with time_limit(time_limit_s):
             litert_torch.convert(Scores(twin.eval()), (tensors(arrays["x_test"][:1]),)).export(str(path))
-            content = path.read_bytes()
-            lite = LiteModel(content)
-            outputs = lite.predict(x_test, batch_size=1)  # the file's input shape is fixed at one example
-            latency = lite.latency_ms(x_test)
+        content = path.read_bytes()
+        lite = LiteModel(content)
+        outputs = lite.predict(x_test, batch_size=1)  # the file's input shape is fixed at one example
+        latency = lite.latency_ms(x_test)
     except Exception as error:  # torch.export and the converter raise many private error types
+        path.unlink(missing_ok=True)
         return [{"variant": "float32", "note": _failure(error)}]
     ops = op_names(content)
     return [{
