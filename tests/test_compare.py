@@ -104,6 +104,8 @@ def test_build_twin_refuses_a_setting_it_does_not_cover(capsys):
         build_twin("lenet5_modern", batch_norm=True)
     with pytest.raises(UserError, match="no PyTorch twin"):
         build_twin("vgg16")
+    with pytest.raises(UserError, match="tbptt_steps=None"):
+        build_twin("lstm", sequence_length=16, tbptt_steps=4)
 
 
 # --- a whole comparison, tiny -----------------------------------------------------
