@@ -104,6 +104,8 @@ def test_build_twin_refuses_a_setting_it_does_not_cover(capsys):
         build_twin("lenet5_modern", batch_norm=True)
     with pytest.raises(UserError, match="no PyTorch twin"):
         build_twin("vgg16")
+    with pytest.raises(UserError, match="tbptt_steps=None"):
+        build_twin("lstm", sequence_length=16, tbptt_steps=4)
 
 
 # --- a whole comparison, tiny -----------------------------------------------------
@@ -125,7 +127,10 @@ def tiny(data_dir, tmp_path_factory):
 
 
 def test_tiny_compare_writes_every_row_and_the_chart(tiny):
-    for name in ("report.md", "report.csv", "report.png", "float32.tflite", "int8.tflite", "float32.pte", "int8.pte"):
+    for name in (
+        "report.md", "report.csv", "report.png", "float32.tflite", "int8.tflite", "float32.pte", "int8.pte",
+        "litert_torch_float32.tflite",
+    ):  # fmt: skip
         assert (tiny / name).stat().st_size > 0, name
     report = json.loads((tiny / "report.json").read_text())
     training = {row["side"]: row for row in report["training"]}
@@ -135,7 +140,9 @@ def test_tiny_compare_writes_every_row_and_the_chart(tiny):
         assert row["parameters"] == 61706, side
         assert row["train_per_s"] > 0 and 0 <= row["test_accuracy"] <= 1 and row["peak_memory_mb"] > 0
     deployment = {(row["runtime"], row["variant"]): row for row in report["deployment"]}
-    assert set(deployment) == {(r, v) for r in ("LiteRT", "ExecuTorch") for v in ("float32", "int8")}
+    assert set(deployment) == {(r, v) for r in ("LiteRT", "ExecuTorch") for v in ("float32", "int8")} | {
+        ("LiteRT (litert-torch)", "float32")
+    }
     assert all(row["latency_ms"] > 0 and row["size_kb"] > 0 for row in deployment.values())
     assert [row["snippet"].split(",")[0] for row in report["notes"]] == [
         "LinearModel", "nn.LSTM(10", "notes' CNN", "notes' CNN",
@@ -163,3 +170,87 @@ def test_compare_without_pytorch_names_the_install_command(monkeypatch, capsys):
     assert raised.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'pip install -e ".[torch]"' in err[0]
+
+
+# --- the LSTM and --steps, tiny; the deployment time limit ------------------------
+
+
+def test_time_limit_stops_a_python_loop_and_then_leaves_no_timer():
+    from kerasapps.compare.timing import TimedOut, time_limit
+
+    with pytest.raises(TimedOut, match="timed out after 0.2 s"):
+        with time_limit(0.2):
+            while True:
+                pass
+    with time_limit(5):
+        total = sum(range(1000))
+    assert total == 499500
+    import signal
+
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_lstm(data_dir, tmp_path_factory):
+    """`compare lstm` on 16-token reviews, 3 training steps, the two sides that deploy."""
+    from kerasapps.compare.run import compare_experiment
+    from kerasapps.config import load_config
+
+    out = tmp_path_factory.mktemp("compare")
+    config = load_config(
+        "lstm",
+        overrides=[
+            "data.limit_train=512", "data.limit_test=64", "data.options.sequence_length=16",
+            "data.options.vocab_size=500",
+        ],
+    )  # fmt: skip
+    report = compare_experiment(
+        config, out=out, data_dir=str(data_dir), steps=3, deploy_examples=16, threads=1,
+        sides=("tf-graph", "torch-eager"), log=lambda *_: None,
+    )  # fmt: skip
+    return out / "lstm", report
+
+
+def test_tiny_lstm_compare_deploys_both_ways_and_says_its_rows_are_steps(tiny_lstm):
+    folder, report = tiny_lstm
+    for name in ("report.md", "report.csv", "report.png", "float32.pte", "int8.pte", "litert_torch_float32.tflite"):
+        assert (folder / name).stat().st_size > 0, name
+    training = {row["side"]: row for row in report["training"]}
+    assert set(training) == {"tf-graph", "torch-eager"}
+    assert all("error" not in row for row in training.values()), training
+    text = (folder / "report.md").read_text()
+    assert "3 training steps of batch 64 only" in text and "every row is 3 steps" in text
+    rows = {(row["runtime"], row["variant"]): row for row in report["deployment"]}
+    assert set(rows) == {
+        ("LiteRT", "float32"), ("LiteRT", "int8"), ("ExecuTorch", "float32"), ("ExecuTorch", "int8"),
+        ("LiteRT (litert-torch)", "float32"),
+    }  # fmt: skip
+    pte = rows["ExecuTorch", "float32"]
+    # the unrolled LSTM runs on portable kernels, and gives the trained twin's scores
+    assert pte["runs_on"].startswith("portable kernels") and "lstm" not in pte["ops"]
+    assert pte["max_abs_diff"] < 1e-5 and pte["agreement"] == 1.0
+    assert rows["ExecuTorch", "int8"]["agreement"] >= 0.9
+    assert "quantized kernels" in rows["ExecuTorch", "int8"]["needs"]
+    bridged = rows["LiteRT (litert-torch)", "float32"]
+    assert bridged["max_abs_diff"] < 1e-4 and bridged["agreement"] == 1.0 and bridged["latency_ms"] > 0
+
+
+def test_an_executorch_row_past_its_time_limit_says_it_timed_out(tmp_path):
+    from kerasapps.compare.torch_side import deploy_executorch, predict
+    from kerasapps.config import load_config
+
+    twin = build_twin("lstm", vocab_size=100, embedding_dim=8, units=4, dense_units=0).eval()
+    x = np.where(np.arange(24) < RNG.integers(1, 25, (8, 1)), RNG.integers(1, 100, (8, 24)), 0).astype("int32")
+    arrays = {"x_train": x, "y_train": np.arange(8) % 2, "x_test": x, "y_test": np.arange(8) % 2}
+    config = load_config("lstm", overrides=["export.representative_size=4"])
+    rows = deploy_executorch(twin, config, arrays, predict(twin, x), examples=4, out_dir=tmp_path, time_limit_s=0.5)
+    assert [row["variant"] for row in rows] == ["float32", "int8"]
+    assert all(row["note"] == "timed out after 0.5 s (--deploy-time-limit)" for row in rows), rows
+    assert not list(tmp_path.glob("*.pte"))
+
+
+def test_steps_and_epochs_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as raised:
+        run_main(main, ["resnet20", "--steps", "3", "--epochs", "1"])
+    assert raised.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

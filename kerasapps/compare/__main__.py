@@ -11,6 +11,7 @@ from kerasapps.cli import (
     prog,
     run_main,
 )
+from kerasapps.compare.timing import DEFAULT_DEPLOY_TIME_LIMIT
 
 
 def build_parser():
@@ -26,17 +27,28 @@ def build_parser():
         "  python -m kerasapps.compare lenet\n"
         "  python -m kerasapps.compare lenet --epochs 2\n"
         "  python -m kerasapps.compare lstm --epochs 1 --set data.limit_train=2000 --deploy-examples 500\n"
-        "  python -m kerasapps.compare resnet20 --epochs 1 --set data.limit_train=5000",
+        "  python -m kerasapps.compare resnet20 --steps 300",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_experiment_arguments(parser)
-    parser.add_argument(
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
         "--epochs", type=int, metavar="N", help="training epochs on every side (default: the experiment's)"
     )
+    length.add_argument(
+        "--steps", type=int, metavar="N",
+        help="train every side for N batches only (one epoch over the first N x batch-size training examples);\n"
+        "the report says its rows are N steps. For networks too slow to train fully on a CPU, e.g. resnet20",
+    )  # fmt: skip
     add_set_argument(parser, help="override a config value, as for train, e.g. data.limit_train=5000 (repeatable)")
     parser.add_argument(
         "--deploy-examples", type=int, default=2000, metavar="N",
         help="test inputs each deployed file runs on, one at a time (default: 2000; 0 = the whole test split)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--deploy-time-limit", type=int, default=DEFAULT_DEPLOY_TIME_LIMIT, metavar="S",
+        help=f"seconds each ExecuTorch or litert-torch file may take to lower or convert, after which its row\n"
+        f"says it timed out (default: {DEFAULT_DEPLOY_TIME_LIMIT}; 0 = no limit)",
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, metavar="N",
@@ -60,7 +72,9 @@ def main(argv):
         config,
         out=args.out,
         data_dir=args.data_dir,
+        steps=args.steps,
         deploy_examples=args.deploy_examples,
+        deploy_time_limit=args.deploy_time_limit,
         threads=args.threads,
     )
     return 0

@@ -27,15 +27,23 @@ def write_report(results, target, files, *, config, dataset, job):
     """Write report.md, report.csv, report.png and the deployment files into `target`; returns the report dict."""
     training = [r for r in results if r["side"] != "notes"]
     deployment = [
-        {"runtime": RUNTIMES[r["side"]], **row}
+        {"runtime": RUNTIMES[r["side"]], **row}  # a row of another runtime names its own
         for r in results
         if r["side"] in RUNTIMES
         for row in r.get("deployment", [])
     ]
     notes = next((r.get("notes", []) for r in results if r["side"] == "notes"), [])
     claims = judge_claims(training, deployment)
+    if job["steps_limited"]:
+        length = (
+            f"{job['steps']:,} training steps of batch {config.train.batch_size} only (--steps: one epoch over "
+            f"the first {job['steps'] * config.train.batch_size:,} training examples; every row is {job['steps']:,} "
+            "steps, not a full training)"
+        )
+    else:
+        length = f"{config.train.epochs} epochs ({job['steps']:,} steps) of batch {config.train.batch_size}"
     header = (
-        f"{config.model.name} on {dataset.name}, {config.train.epochs} epochs of batch {config.train.batch_size}, "
+        f"{config.model.name} on {dataset.name}, {length}, "
         f"{config.optimizer.name} (lr {config.optimizer.learning_rate}, schedule {config.schedule.name}), "
         f"seed {config.seed}; "
         f"{job['threads'] or 'default'} CPU threads per side; deployed files checked on the first "
@@ -122,9 +130,14 @@ def judge_claims(training, deployment):
             f"({', '.join(r['variant'] for r in pte)})."
         )
     elif any(r["runtime"] == "ExecuTorch" for r in deployment):
+        why = [r.get("note", "") for r in deployment if r["runtime"] == "ExecuTorch"]
+        claims.append("No ExecuTorch file ran here, so the PyTorch deployment claim is not measured: " + why[-1])
+    bridged = [r for r in ran if r["runtime"] == "LiteRT (litert-torch)"]
+    if bridged:
         claims.append(
-            "No ExecuTorch file ran here, so the PyTorch deployment claim is not measured: "
-            + deployment[-1].get("note", "")
+            "The line between the two is thinner than the table says: litert-torch turned the PyTorch model into a "
+            f"LiteRT file ({bridged[0]['size_kb']:g} KB, {bridged[0]['latency_ms']:.3f} ms per input, "
+            f"{bridged[0]['agreement']:.2%} agreement with PyTorch) that TensorFlow's runtime ran."
         )
     if ran:
         smallest, quickest = min(ran, key=lambda r: r["size_kb"]), min(ran, key=lambda r: r["latency_ms"])

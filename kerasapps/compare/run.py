@@ -25,7 +25,9 @@ import time
 import numpy as np
 
 from kerasapps.compare.report import write_report
+from kerasapps.compare.timing import DEFAULT_DEPLOY_TIME_LIMIT
 from kerasapps.compare.worker import ARRAYS, SIDES
+from kerasapps.config import set_value
 from kerasapps.data import load_experiment_data
 from kerasapps.errors import UserError, check_at_least
 
@@ -44,7 +46,8 @@ def check_torch_installed():
 
 
 def compare_experiment(
-    config, *, out=None, data_dir=None, deploy_examples=2000, threads=None, sides=tuple(SIDES), log=print,
+    config, *, out=None, data_dir=None, steps=None, deploy_examples=2000, deploy_time_limit=DEFAULT_DEPLOY_TIME_LIMIT,
+    threads=None, sides=tuple(SIDES), log=print,
 ):  # fmt: skip
     """Train and deploy the experiment `config` (a validated `ExperimentConfig`) on every side; write and
     return the report.
@@ -52,7 +55,11 @@ def compare_experiment(
     Args:
         out: root folder; the report goes to `<out>/<experiment>/` (default `compare/`).
         data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
+        steps: train every side for this many batches only: one epoch over the first `steps` x batch size
+            training examples (they are already shuffled); default: the experiment's epochs.
         deploy_examples: test inputs each deployed file runs on (0 = the whole test split).
+        deploy_time_limit: seconds each ExecuTorch or litert-torch file may take to lower or convert; past
+            it, the row says "timed out" (0 = no limit).
         threads: CPU threads of every side (TensorFlow's and PyTorch's thread pools); default: each
             framework's own choice. 1 keeps a shared machine's numbers steady.
         sides: which of `worker.SIDES` to run.
@@ -66,6 +73,9 @@ def compare_experiment(
     """
     check_torch_installed()
     check_at_least("--deploy-examples", deploy_examples, 0)
+    check_at_least("--deploy-time-limit", deploy_time_limit, 0)
+    if steps is not None:
+        check_at_least("--steps", steps, 1)
     if threads is not None:
         check_at_least("--threads", threads, 1)
     for side in sides:
@@ -74,19 +84,28 @@ def compare_experiment(
     from kerasapps.compare.torch_twins import build_twin  # imports torch: after the cheap checks
 
     dataset, (x_train, y_train), _ = load_experiment_data(config, data_dir=data_dir, log=log)
+    if steps is not None:
+        set_value(config, "train.epochs", 1)
+        x_train, y_train = x_train[: steps * config.train.batch_size], y_train[: steps * config.train.batch_size]
     build_twin(config.model.name, **{**dataset.info.model_kwargs, **config.model.args})  # no twin: fail before training
-    arrays = {"x_train": x_train, "y_train": y_train, "x_test": dataset.x_test, "y_test": dataset.y_test}
+    # shuffled once, so that the first --deploy-examples are a fair sample (IMDB's test split is sorted by label)
+    order = np.random.default_rng(config.seed).permutation(len(dataset.x_test))
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": dataset.x_test[order], "y_test": dataset.y_test[order]}
     target = pathlib.Path(out or DEFAULT_OUT) / config.name
     job = {
         "config": config.to_dict(),
         "model_kwargs": dataset.info.model_kwargs,
         "deploy_examples": deploy_examples or len(dataset.x_test),
+        "deploy_time_limit_s": deploy_time_limit or None,
+        "steps": config.train.epochs * -(-len(x_train) // config.train.batch_size),
+        "steps_limited": steps is not None,
         "threads": threads,
     }
     log(
         f"Comparing {config.model.name} on {dataset.info.name}: {len(x_train):,} training / "
         f"{len(dataset.x_test):,} test "
-        f"examples, {config.train.epochs} epochs, batch {config.train.batch_size}, {config.optimizer.name}; "
+        f"examples, {config.train.epochs} epochs = {job['steps']:,} steps of batch {config.train.batch_size}, "
+        f"{config.optimizer.name}; "
         f"each side in its own process. Report: {target}"
     )
     with tempfile.TemporaryDirectory(prefix="kerasapps-compare-") as work:

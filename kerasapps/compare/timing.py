@@ -1,7 +1,11 @@
-"""What every training row measures the same way: time to the first step, throughput, peak memory."""
+"""What every training row measures the same way (time to the first step, throughput, peak memory), and the
+time limit of a deployment row."""
 
+import contextlib
 import resource
+import signal
 import sys
+import threading
 import time
 
 
@@ -41,3 +45,47 @@ def peak_memory_mb():
     """The process's peak resident memory in MB (Linux reports kilobytes, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+# seconds each ExecuTorch or litert-torch file may take to lower or convert: the 400-step LSTM's take minutes
+DEFAULT_DEPLOY_TIME_LIMIT = 900
+
+
+class TimedOut(Exception):
+    """Raised inside a `time_limit` block that ran past its seconds."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raise `TimedOut` in the block once `seconds` have passed (None: no limit).
+
+    A SIGALRM timer: it interrupts Python code (ExecuTorch's lowering passes are
+    Python), not a long call inside C++, which it stops only when the call returns.
+    Needs the main thread of a POSIX process, as a comparison worker is; elsewhere
+    the block runs without a limit."""
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    inside = [True]
+
+    def stop(signum, frame):
+        if inside[0]:
+            raise TimedOut(f"timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    # then every 0.25 s: an exception raised inside a garbage-collection callback or __del__ is dropped
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
+    try:
+        yield
+    finally:
+        inside[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def timed_out(error):
+    """The `TimedOut` behind `error` (a library may catch it and raise its own error instead), or None."""
+    while error is not None and not isinstance(error, TimedOut):
+        error = error.__cause__ or error.__context__
+    return error

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kerasapps.compare.timing import FirstStep, throughput
+from kerasapps.compare.timing import FirstStep, throughput, time_limit, timed_out
 from kerasapps.compare.torch_twins import build_twin, parameter_count, scores, to_channels_first
 from kerasapps.deploy.bundle import representative_set
 from kerasapps.deploy.convert import first_line
@@ -125,9 +125,18 @@ class Scores(nn.Module):
         return scores(self.twin, x)
 
 
-def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir):
-    """ExecuTorch rows: float32 and int8 .pte files (XNNPACK) from `torch.export`, each run on the first
-    `examples` test inputs in the ExecuTorch runtime. A variant that fails gets a row saying why."""
+# torch.export keeps nn.LSTM as one aten.lstm op; lowering unrolls it into a dozen ops per time step.
+# XNNPACK's partitioner is superlinear in that graph (measured on a 32-unit twin, 2-core CPU under
+# load: 28 s at 10 steps, 93 s at 40; pytorch/executorch#6191 reports the same "hang"), so a
+# 400-step review never finished. Portable kernels lower in linear time (about 0.5 s per step).
+RECURRENT_NOTE = "portable kernels: XNNPACK's partitioner does not finish on an unrolled LSTM"
+
+
+def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir, time_limit_s=None):
+    """ExecuTorch rows: float32 and int8 .pte files from `torch.export`, each run on the first `examples`
+    test inputs in the ExecuTorch runtime. Convolutional twins are lowered to XNNPACK; a recurrent twin
+    runs on portable kernels (see RECURRENT_NOTE). A variant that fails, or whose lowering takes more
+    than `time_limit_s` seconds, gets a row saying why."""
     try:
         from executorch.runtime import Runtime
     except ImportError:
@@ -139,33 +148,75 @@ def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir):
     inputs = [tensors(x_test[i : i + 1]) for i in range(len(x_test))]
     reference = twin_scores[:examples]
     calibration = tensors(representative_set(arrays["x_train"], config.export.representative_size, config.seed))
+    recurrent = any(isinstance(module, nn.LSTM) for module in twin.modules())
     rows = []
     for variant in ("float32", "int8"):
+        path = out_dir / f"{variant}.pte"
         try:
-            program, delegated, other_ops = lower(Scores(twin.eval()), inputs[0:1], variant, calibration)
-            path = out_dir / f"{variant}.pte"
+            with time_limit(time_limit_s):
+                program, delegated, other_ops = lower(
+                    Scores(twin.eval()), inputs[0:1], variant, calibration, xnnpack=not recurrent
+                )
             path.write_bytes(program.buffer)
             method = Runtime.get().load_program(str(path)).load_method("forward")
             run = lambda x: method.execute([x])[0].numpy()  # noqa: E731
             outputs = np.concatenate([run(x) for x in inputs])
+            latency = latency_ms(run, inputs[:100])
         except Exception as error:  # torch.export, the lowering and the runtime raise many private error types
-            rows.append({"variant": variant, "note": f"failed: {first_line(error)}"})
+            path.unlink(missing_ok=True)  # no file in the report without its row's numbers
+            rows.append({"variant": variant, "note": _failure(error)})
             continue
         rows.append({
             "variant": variant, "file": path.name, "size_kb": round(len(program.buffer) / 1024, 1),
             "test_accuracy": accuracy(outputs, y_test),
             "agreement": float(np.mean(predicted_classes(outputs) == predicted_classes(reference))),
             "max_abs_diff": float(np.abs(outputs - reference).max()),
-            "latency_ms": latency_ms(run, inputs[:100]),
-            "runs_on": ", ".join(delegated) or "portable kernels",
+            "latency_ms": latency,
+            "runs_on": ", ".join(delegated) or (RECURRENT_NOTE if recurrent else "portable kernels"),
             "ops": " ".join(other_ops),
-            "needs": "standard ExecuTorch runtime" + (" (portable ops besides XNNPACK)" if other_ops else ""),
+            "needs": _runtime_needs(delegated, other_ops),
         })  # fmt: skip
     return rows
 
 
-def lower(module, example, variant, calibration):
-    """`torch.export` -> (int8: XNNPACK quantizer, calibrated on `calibration`) -> XNNPACK lowering -> program.
+def deploy_litert_torch(twin, arrays, twin_scores, *, examples, out_dir, time_limit_s=None):
+    """The PyTorch model on TensorFlow's runtime: litert-torch converts the twin (from `torch.export`) to a
+    float32 .tflite file, run by the LiteRT interpreter on the first `examples` test inputs. Returns one
+    row; a conversion that fails or takes more than `time_limit_s` seconds gets a row saying why."""
+    try:
+        import litert_torch
+    except ImportError:
+        return [{"variant": "float32", "note": 'litert-torch is not installed: pip install -e ".[torch]"'}]
+    from kerasapps.deploy.convert import op_names
+    from kerasapps.deploy.interpreter import LiteModel
+
+    x_test, y_test = to_channels_first(arrays["x_test"][:examples]), arrays["y_test"][:examples]
+    reference = twin_scores[:examples]
+    path = out_dir / "litert_torch_float32.tflite"
+    try:
+        with time_limit(time_limit_s):
+            litert_torch.convert(Scores(twin.eval()), (tensors(arrays["x_test"][:1]),)).export(str(path))
+        content = path.read_bytes()
+        lite = LiteModel(content)
+        outputs = lite.predict(x_test, batch_size=1)  # the file's input shape is fixed at one example
+        latency = lite.latency_ms(x_test)
+    except Exception as error:  # torch.export and the converter raise many private error types
+        path.unlink(missing_ok=True)
+        return [{"variant": "float32", "note": _failure(error)}]
+    ops = op_names(content)
+    return [{
+        "variant": "float32", "file": path.name, "size_kb": round(len(content) / 1024, 1),
+        "test_accuracy": accuracy(outputs, y_test),
+        "agreement": float(np.mean(predicted_classes(outputs) == predicted_classes(reference))),
+        "max_abs_diff": float(np.abs(outputs - reference).max()), "latency_ms": latency,
+        "runs_on": "XNNPACK delegate" if lite.xnnpack else "builtin kernels", "ops": " ".join(ops),
+        "needs": "Flex delegate" if any(op.startswith("Flex") for op in ops) else "standard LiteRT runtime",
+    }]  # fmt: skip
+
+
+def lower(module, example, variant, calibration, *, xnnpack=True):
+    """`torch.export` -> (int8: XNNPACK quantizer, calibrated on `calibration`) -> lowering (to XNNPACK, or
+    portable kernels alone with `xnnpack=False`) -> program.
 
     Returns (the ExecuTorch program, names of the delegates it calls, ops left outside them)."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -174,6 +225,7 @@ def lower(module, example, variant, calibration):
     example = tuple(example)
     exported = torch.export.export(module, example)
     if variant == "int8":
+        import executorch.kernels.quantized  # noqa: F401  the portable (de)quantize kernels, outside XNNPACK
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
             XNNPACKQuantizer,
             get_symmetric_quantization_config,
@@ -185,7 +237,7 @@ def lower(module, example, variant, calibration):
         for i in range(len(calibration)):
             prepared(calibration[i : i + 1])
         exported = torch.export.export(convert_pt2e(prepared), example)
-    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()] if xnnpack else [])
     graph = edge.exported_program().graph_module
     calls = [node for node in graph.graph.nodes if node.op == "call_function"]
     delegated = {getattr(graph, n.args[0].target).backend_id for n in calls if "call_delegate" in str(n.target)}
@@ -195,9 +247,26 @@ def lower(module, example, variant, calibration):
     return edge.to_executorch(), sorted(delegated), sorted(other)
 
 
+def _failure(error):
+    """A deployment row's note for `error`: timed out, or failed and why."""
+    late = timed_out(error)
+    return f"{late} (--deploy-time-limit)" if late else f"failed: {first_line(error)}"
+
+
+def _runtime_needs(delegated, other_ops):
+    """What a .pte file needs of the runtime: (de)quantize ops outside a delegate are in ExecuTorch's
+    quantized kernel library, not its portable one."""
+    needs = "standard ExecuTorch runtime"
+    if delegated and other_ops:
+        needs += " (portable ops besides XNNPACK)"
+    if any("quantize" in op for op in other_ops):
+        needs += " + its quantized kernels library"
+    return needs
+
+
 def _op_name(target):
     """`aten.embedding.default` (an edge op's name) -> "embedding"."""
-    parts = str(target).split(".")
+    parts = getattr(target, "__name__", str(target)).split(".")
     return parts[-2] if len(parts) > 1 else parts[0]
 
 

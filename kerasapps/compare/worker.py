@@ -50,14 +50,20 @@ def run_side(side, workdir):
 
         result["notes"] = run_notes(arrays, seed=config.seed, epochs=config.train.epochs)
     elif side.startswith("torch"):
-        from kerasapps.compare.torch_side import deploy_executorch, train_native
+        from kerasapps.compare.torch_side import deploy_executorch, deploy_litert_torch, train_native
 
         twin, scores, trained = train_native(job, config, arrays, compiled=side == "torch-compile", started=STARTED)
         result.update(trained, peak_memory_mb=peak_memory_mb())
         if side == "torch-eager":
             result["deployment"] = deploy_executorch(
-                twin, config, arrays, scores, examples=job["deploy_examples"], out_dir=files
-            )
+                twin, config, arrays, scores, examples=job["deploy_examples"], out_dir=files,
+                time_limit_s=job["deploy_time_limit_s"],
+            )  # fmt: skip
+            litert = deploy_litert_torch(
+                twin, arrays, scores, examples=job["deploy_examples"], out_dir=files,
+                time_limit_s=job["deploy_time_limit_s"],
+            )  # fmt: skip
+            result["deployment"] += [{"runtime": "LiteRT (litert-torch)", **row} for row in litert]
     else:
         from kerasapps.compare.keras_side import deploy_litert, train_keras
 

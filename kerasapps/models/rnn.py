@@ -17,7 +17,7 @@ GPU, so it defaults to 0.
 
 import functools
 
-from kerasapps.errors import check_at_least, check_choice
+from kerasapps.errors import UserError, check_at_least, check_choice
 from kerasapps.lazy import keras
 from kerasapps.models.common import assemble
 from kerasapps.registry import register_model
@@ -40,6 +40,7 @@ def build_rnn(
     recurrent_dropout=0.0,
     dense_units=64,
     dense_dropout=0.0,
+    tbptt_steps=None,
     api="sequential",
     name="rnn",
 ):
@@ -57,6 +58,9 @@ def build_rnn(
         recurrent_dropout: dropout rate on the recurrent state (no cuDNN kernel if > 0).
         dense_units: width of the ReLU layer before the output (0 = none).
         dense_dropout: dropout rate before the ReLU layer (0 = none).
+        tbptt_steps: truncated backpropagation through time: each recurrent layer runs over windows of
+            this many steps, the state carried between them and the gradient cut (`models.tbptt`).
+            None: full backpropagation through time.
         api: "sequential" or "functional"; the same layers either way.
         name: the Keras model name.
 
@@ -64,11 +68,14 @@ def build_rnn(
         An uncompiled `keras.Model` whose output is one sigmoid unit, P(positive).
 
     Raises:
-        UserError: an unknown cell or api, or a size below 1.
+        UserError: an unknown cell or api, a size below 1, or `tbptt_steps` without a fixed
+            `sequence_length` shorter than it, or with a bidirectional layer.
     """
     check_choice("cell", cell, CELLS)
     for key, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("units", units), ("num_layers", num_layers)):
         check_at_least(f"model.args.{key}", value)
+    if tbptt_steps is not None:
+        check_truncation(tbptt_steps, sequence_length, bidirectional)
     Cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simplernn": keras.layers.SimpleRNN}[cell]
     layers = [keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")]
     for i in range(num_layers):
@@ -82,6 +89,10 @@ def build_rnn(
         )
         if bidirectional:
             recurrent = keras.layers.Bidirectional(recurrent, name=f"bi{label}")
+        if tbptt_steps is not None:
+            from kerasapps.models.tbptt import TruncatedBPTT  # a Keras subclass: loads Keras
+
+            recurrent = TruncatedBPTT(recurrent, tbptt_steps, name=f"tbptt_{label}")
         layers.append(recurrent)
     if dense_dropout:
         layers.append(keras.layers.Dropout(dense_dropout, name="dense_dropout"))
@@ -89,6 +100,23 @@ def build_rnn(
         layers.append(keras.layers.Dense(dense_units, activation="relu", name="dense"))
     layers.append(keras.layers.Dense(1, activation="sigmoid", name="output"))
     return assemble(layers, input_shape=(sequence_length,), api=api, name=name, input_dtype="int32")
+
+
+def check_truncation(tbptt_steps, sequence_length, bidirectional):
+    """Raise `UserError` unless truncated BPTT of `tbptt_steps` steps fits the model."""
+    check_at_least("model.args.tbptt_steps", tbptt_steps)
+    if sequence_length is None:
+        raise UserError("model.args.tbptt_steps needs a fixed sequence length (data.options.sequence_length).")
+    if tbptt_steps >= sequence_length:
+        raise UserError(
+            f"model.args.tbptt_steps={tbptt_steps} is not below the sequence length {sequence_length}, so nothing "
+            "would be truncated; choose fewer steps, or leave it out for full backpropagation through time."
+        )
+    if bidirectional:
+        raise UserError(
+            "model.args.tbptt_steps cannot truncate a bidirectional layer (its backward half runs from the end); "
+            "set model.args.bidirectional=false."
+        )
 
 
 # --- variants ---------------------------------------------------------------------
