@@ -248,7 +248,7 @@ def test_weight_decay_is_an_l2_term_of_half_the_rate_on_kernels_only():
 def test_models_cli_layer_table_and_family_table(capsys):
     assert models_cli.main(["--name", "resnet20"]) == 0
     out = capsys.readouterr().out
-    assert "40,551,040 multiply-accumulates per image" in out
+    assert "40,551,040 multiply-accumulates per example" in out
     assert "stage4_block3_out" in out and "(8, 8, 64)" in out and "271,098" in out
     assert models_cli.main(["--family", "googlenet"]) == 0
     row = capsys.readouterr().out.splitlines()[1].split()

@@ -110,3 +110,18 @@ def test_every_bundled_experiment_loads_and_builds(experiment):
     config = load_config(experiment)
     model = build_model(config.model.name, **config.model.args)
     assert model.count_params() > 0
+
+
+def test_the_default_lenet_settings_are_what_docs_performance_says():
+    import pathlib
+    import re
+
+    from kerasapps.config import get_value
+
+    doc = (pathlib.Path(__file__).parents[1] / "docs" / "performance.md").read_text()
+    table = doc.split("<!-- defaults:lenet -->")[1].split("<!-- end defaults -->")[0]
+    rows = re.findall(r"^\| `([\w.]+)` \| (.+?) \|$", table, flags=re.M)
+    assert len(rows) >= 10
+    config = load_config("lenet")
+    for key, value in rows:
+        assert get_value(config, key) == yaml.safe_load(value), f"docs/performance.md says {key} is {value}"

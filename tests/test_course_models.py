@@ -94,6 +94,13 @@ def test_notes_verbatim_lstm_has_205441_parameters_beside_the_imdb_model():
     assert imdb.count_params() - embedding == 205_441 - 4 * 128 * (256 - 128)
 
 
+def test_multiply_accumulates_count_the_lstm_at_every_time_step():
+    from kerasapps.models.__main__ import describe
+
+    # 10 steps x (input kernel 256x512 + recurrent kernel 128x512), then Dense 128x64 and 64x1.
+    assert describe("notes_lstm")["macs"] == 10 * (256 * 512 + 128 * 512) + 128 * 64 + 64
+
+
 # --- tunable widths and kernels -----------------------------------------------------------
 
 

@@ -37,7 +37,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=prog("models"),
         description="List the registered models (family, API, input shape, parameters, "
-        "multiply-accumulates per image, year and published parameters), or show one "
+        "multiply-accumulates per example (an image or a sequence), year and published parameters), or show one "
         "model's layer-by-layer output shapes from the geometry arithmetic.",
     )
     parser.add_argument("--name", metavar="MODEL", help="show this model layer by layer")
@@ -55,10 +55,12 @@ def build_parser():
 
 
 def count_macs(model, rows):
-    """Multiply-accumulates per image of the conv and dense layers, from the layer table.
+    """Multiply-accumulates per example (an image, a sequence) of the conv, dense and recurrent layers.
 
     A conv layer does one MAC per kernel weight per output position; a dense
-    layer, one per kernel weight. Batch norm, pooling and activations are not counted.
+    layer, one per kernel weight; a recurrent layer, one per input and recurrent
+    kernel weight per time step (one step when the length is open). Batch norm,
+    pooling, activations and gates' element-wise products are not counted.
     """
     import keras
     import numpy as np
@@ -70,6 +72,9 @@ def count_macs(model, rows):
             total += int(np.prod(layer.kernel.shape)) * row.output_shape[0] * row.output_shape[1]
         elif isinstance(layer, keras.layers.Dense):
             total += int(np.prod(layer.kernel.shape)) * int(np.prod(row.output_shape[:-1]))
+        elif isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+            matrices = sum(int(np.prod(w.shape)) for w in layer.trainable_weights if len(w.shape) == 2)
+            total += matrices * (layer.input.shape[1] or 1)
     return total
 
 
@@ -131,7 +136,7 @@ def main(argv):
         MODELS.get(args.name)
         model = build_model(args.name, **({"input_shape": input_shape} if input_shape else {}))
         rows = layer_table(model)
-        print(f"{args.name}: input {model.input_shape[1:]}, {count_macs(model, rows):,} multiply-accumulates per image")
+        print(f"{args.name}: input {model.input_shape[1:]}, {count_macs(model, rows):,} multiply-accumulates per example")
         print(format_table(rows))
         return 0
     names = list_models()
