@@ -170,7 +170,7 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop
     costs more per step than training LeNet does. Each batch is gathered from
     the NumPy arrays themselves (`tf.numpy_function`), not from a tensor copy:
     a tensor captured by a tf.data function is copied into its graph, which cost
-    `train lenet` about 400 MB for MNIST's 220 MB of images (docs/performance.md).
+    `train lenet` about 250 MB for MNIST (docs/performance.md).
     """
     n = len(x)
     rows = batch_size if drop_remainder else None
