@@ -104,18 +104,35 @@ def fixed_length(model, sequence_length=None):
     return int(sequence_length)
 
 
+# --- twins: the same layers and weights, with rewritten layer configs ---------------
+
+_KEEP = object()
 _INFERENCE_ONLY = {"unroll": True, "dropout": 0.0, "recurrent_dropout": 0.0}
 
 
-def _unroll_config(config):
-    """A layer config with every nested `unroll` flag (Bidirectional holds two layers) set,
-    and no dropout: a recurrent layer with dropout keeps a seed-generator variable,
-    which becomes a second subgraph (CALL_ONCE) that MediaPipe's classifiers refuse."""
+def _rewrite_config(config, new_value):
+    """A (nested) layer config with each `key: value` replaced by `new_value(key, value)`,
+    or, where that returns `_KEEP`, by the value's own rewrite (Bidirectional holds two layers)."""
     if isinstance(config, dict):
-        return {k: _INFERENCE_ONLY[k] if k in _INFERENCE_ONLY else _unroll_config(v) for k, v in config.items()}
+        rewritten = {}
+        for key, value in config.items():
+            replaced = new_value(key, value)
+            rewritten[key] = _rewrite_config(value, new_value) if replaced is _KEEP else replaced
+        return rewritten
     if isinstance(config, list):
-        return [_unroll_config(v) for v in config]
+        return [_rewrite_config(v, new_value) for v in config]
     return config
+
+
+def _twin(model, new_value, input_tensors=None):
+    """A copy of `model` whose layers are rebuilt from configs rewritten by `new_value`, with the same weights."""
+
+    def clone(layer):
+        return layer.__class__.from_config(_rewrite_config(layer.get_config(), new_value))
+
+    twin = keras.models.clone_model(model, input_tensors=input_tensors, clone_function=clone)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def unrolled_twin(model, sequence_length=None):
@@ -123,39 +140,23 @@ def unrolled_twin(model, sequence_length=None):
 
     Same layers, same weights, same outputs (to float rounding); masks still
     apply, as a per-step select. The input's time axis is fixed to the model's
-    own length or to `sequence_length`.
+    own length or to `sequence_length`. Dropout is left out: a recurrent layer
+    with dropout keeps a seed-generator variable, which becomes a second
+    subgraph (CALL_ONCE) that MediaPipe's classifiers refuse.
 
     Raises:
         UserError: the model's input has no fixed length and none is given.
     """
     shape = (fixed_length(model, sequence_length),) + tuple(model.inputs[0].shape[2:])
     inputs = keras.Input(shape=shape, dtype=model.inputs[0].dtype, name=model.inputs[0].name)
-
-    def clone(layer):
-        return layer.__class__.from_config(_unroll_config(layer.get_config()))
-
-    twin = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone)
-    twin.set_weights(model.get_weights())
-    return twin
-
-
-# --- mixed-precision models -------------------------------------------------------
+    return _twin(model, lambda key, _: _INFERENCE_ONLY.get(key, _KEEP), inputs)
 
 
 def computes_in_float32(model):
-    """True unless some layer of `model` computes in a reduced precision (a `train.mixed_precision` run)."""
+    """True unless some layer of `model` computes in a reduced precision (a `train.mixed_precision` run).
+
+    Layers without weights are not asked: an input layer of token ids computes in int32."""
     return all(layer.compute_dtype in (None, "float32") or not layer.weights for layer in all_layers(model))
-
-
-def _float32_config(config):
-    """A layer config with every mixed-precision dtype policy, nested ones included, set to float32."""
-    if isinstance(config, dict):
-        if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name", "").startswith("mixed"):
-            return "float32"
-        return {k: _float32_config(v) for k, v in config.items()}
-    if isinstance(config, list):
-        return [_float32_config(v) for v in config]
-    return config
 
 
 def float32_twin(model):
@@ -166,12 +167,11 @@ def float32_twin(model):
     does, without the bfloat16 rounding (export reports the agreement).
     """
 
-    def clone(layer):
-        return layer.__class__.from_config(_float32_config(layer.get_config()))
+    def float32_policy(key, value):
+        mixed = key == "dtype" and isinstance(value, dict) and value.get("config", {}).get("name", "").startswith("mixed")
+        return "float32" if mixed else _KEEP
 
-    twin = keras.models.clone_model(model, clone_function=clone)
-    twin.set_weights(model.get_weights())
-    return twin
+    return _twin(model, float32_policy)
 
 
 # --- conversion -------------------------------------------------------------------
