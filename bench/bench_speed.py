@@ -35,6 +35,9 @@ import time
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "speed.csv"
 CONTENDERS = ("kerasapps.train", "pytorch eager", "keras model.fit")
+# The contenders start from the user's environment, before importing kerasapps here
+# sets TF_ENABLE_ONEDNN_OPTS (kerasapps.lazy) in this process's.
+USER_ENVIRONMENT = dict(os.environ)
 
 
 # --- the contenders, each run as `bench_speed.py --worker CONTENDER ...` in its own process ---
@@ -42,6 +45,9 @@ CONTENDERS = ("kerasapps.train", "pytorch eager", "keras model.fit")
 
 def worker(contender, experiment, overrides):
     """Train `experiment` as `contender` does; print one JSON line of results."""
+    if contender == "keras model.fit":
+        # Imported first, as a tutorial does: TensorFlow's own oneDNN default, not the one kerasapps.lazy sets.
+        import tensorflow  # noqa: F401
     from kerasapps.config import load_config
     from kerasapps.data import load_experiment_data
 
@@ -76,7 +82,7 @@ def run_contender(contender, experiment, overrides, runs_dir):
     else:
         command = [sys.executable, __file__, "--worker", contender, experiment, *sets]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENVIRONMENT)
     _, status, usage = os.wait4(process.pid, 0)  # the child's own peak memory, not the largest child's so far
     wall = time.perf_counter() - start
     out, err = process.stdout.read(), process.stderr.read()

@@ -49,6 +49,10 @@ def import_tensorflow():
     # AVX-512" line that masked RNNs print on every run; real failures still
     # reach the user as Python exceptions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512_VNNI,
+    # BF16 or AMX; elsewhere (AVX2 machines) Conv2D falls back to Eigen, and LeNet's
+    # training step takes twice as long (docs/performance.md). A user's own 0 wins.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     with native_output_silenced(2):
         import tensorflow
 
