@@ -23,13 +23,14 @@ RNG = np.random.default_rng(0)
 CASES = {
     "lenet5_modern": ({"input_shape": (32, 32, 1)}, RNG.random((8, 32, 32, 1), dtype=np.float32)),
     "lenet5_dense_c5": ({"input_shape": (28, 28, 1), "c5": "dense"}, RNG.random((8, 28, 28, 1), dtype=np.float32)),
+    "lenet5_modern_bn": ({"input_shape": (32, 32, 1), "batch_norm": True}, RNG.random((8, 32, 32, 1), dtype=np.float32)),
     "lstm": (
         {"vocab_size": 100, "sequence_length": 16, "dropout": 0.4, "dense_dropout": 0.4},
         np.where(np.arange(16) < RNG.integers(1, 17, (8, 1)), RNG.integers(1, 100, (8, 16)), 0).astype("int32"),
     ),
     "resnet20": ({}, RNG.random((8, 32, 32, 3), dtype=np.float32)),
 }
-REGISTERED = {"lenet5_dense_c5": "lenet5"}
+REGISTERED = {"lenet5_dense_c5": "lenet5", "lenet5_modern_bn": "lenet5_modern"}
 
 
 def _keras_model(case):
@@ -100,8 +101,8 @@ def test_keras_torch_backend_model_has_the_parameters_and_outputs_of_the_tensorf
 def test_build_twin_refuses_a_setting_it_does_not_cover(capsys):
     from kerasapps.errors import UserError
 
-    with pytest.raises(UserError, match="batch_norm"):
-        build_twin("lenet5_modern", batch_norm=True)
+    with pytest.raises(UserError, match="cell"):
+        build_twin("lstm", cell="gru")
     with pytest.raises(UserError, match="no PyTorch twin"):
         build_twin("vgg16")
     with pytest.raises(UserError, match="tbptt_steps=None"):
@@ -137,7 +138,7 @@ def test_tiny_compare_writes_every_row_and_the_chart(tiny):
     assert set(training) == set(SIDES) - {"notes"}
     for side, row in training.items():
         assert "error" not in row, (side, row.get("error"))
-        assert row["parameters"] == 61706, side
+        assert row["parameters"] == 62132, side  # lenet5_modern with the lenet config's batch norm
         assert row["train_per_s"] > 0 and 0 <= row["test_accuracy"] <= 1 and row["peak_memory_mb"] > 0
     deployment = {(row["runtime"], row["variant"]): row for row in report["deployment"]}
     assert set(deployment) == {(r, v) for r in ("LiteRT", "ExecuTorch") for v in ("float32", "int8")} | {

@@ -51,11 +51,12 @@ KERAS_BN = {"eps": 1e-3, "momentum": 0.01}  # Keras BatchNormalization(epsilon=1
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 as `kerasapps.models.lenet.build_lenet` builds it (without batch norm)."""
+    """LeNet-5 as `kerasapps.models.lenet.build_lenet` builds it; with `batch_norm`, each
+    convolution has no bias and is followed by `<name>_bn`, as `models.common.conv_block` does."""
 
     def __init__(
         self, *, input_shape=(32, 32, 1), num_classes=10, activation="tanh", pooling="avg", c1_filters=6,
-        c3_filters=16, c5_units=120, f6_units=84, kernel_size=5, c5="conv", dropout=0.0,
+        c3_filters=16, c5_units=120, f6_units=84, kernel_size=5, c5="conv", dropout=0.0, batch_norm=False,
     ):  # fmt: skip
         super().__init__()
         check_choice("activation", activation, tuple(ACTIVATIONS))
@@ -63,14 +64,14 @@ class LeNet5(nn.Module):
         check_choice("c5", c5, ("conv", "dense"))
         height, width, channels = input_shape
         Pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
-        self.C1 = nn.Conv2d(channels, c1_filters, kernel_size)
-        self.C3 = nn.Conv2d(c1_filters, c3_filters, kernel_size)
+        self.C1 = self._conv("C1", channels, c1_filters, kernel_size, batch_norm)
+        self.C3 = self._conv("C3", c1_filters, c3_filters, kernel_size, batch_norm)
         side = lambda size: pool_output_size(
             conv_output_size(pool_output_size(conv_output_size(size, kernel_size), 2), kernel_size), 2
         )  # noqa: E731
         maps = (c3_filters, side(height), side(width))
         if c5 == "conv":
-            self.C5 = nn.Conv2d(c3_filters, c5_units, kernel_size)
+            self.C5 = self._conv("C5", c3_filters, c5_units, kernel_size, batch_norm)
         else:
             self.C5 = nn.Linear(math.prod(maps), c5_units)
             self.C5.keras_input_maps = maps  # copy_keras_weights reorders its rows
@@ -79,10 +80,21 @@ class LeNet5(nn.Module):
         self.act, self.pool, self.dropout = ACTIVATIONS[activation](), Pool(2), nn.Dropout(dropout)
         self.c5_is_conv = c5 == "conv"
 
+    def _conv(self, name, inputs, filters, kernel_size, batch_norm):
+        """A convolution and, with `batch_norm`, its `<name>_bn` module (the forward pass applies both)."""
+        if batch_norm:
+            setattr(self, f"{name}_bn", nn.BatchNorm2d(filters, **KERAS_BN))
+        return nn.Conv2d(inputs, filters, kernel_size, bias=not batch_norm)
+
+    def _conv_act(self, name, x):
+        x = getattr(self, name)(x)
+        norm = getattr(self, f"{name}_bn", None)
+        return self.act(norm(x) if norm is not None else x)
+
     def forward(self, x):
-        x = self.pool(self.act(self.C1(x)))
-        x = self.pool(self.act(self.C3(x)))
-        x = torch.flatten(self.act(self.C5(x)), 1) if self.c5_is_conv else self.act(self.C5(torch.flatten(x, 1)))
+        x = self.pool(self._conv_act("C1", x))
+        x = self.pool(self._conv_act("C3", x))
+        x = torch.flatten(self._conv_act("C5", x), 1) if self.c5_is_conv else self.act(self.C5(torch.flatten(x, 1)))
         x = self.dropout(self.act(self.F6(self.dropout(x))))
         return self.output(x)
 
@@ -190,11 +202,11 @@ class ResNetCifar(nn.Module):
 
 TWINS = {"lenet": LeNet5, "rnn": LSTMClassifier, "resnet": ResNetCifar}
 # Keras builder arguments with no bearing on the PyTorch module (weight decay goes to the optimizer).
-IGNORED = {"api", "name", "sequence_length", "weight_decay", "batch_norm", "cell", "num_layers", "bidirectional",
+IGNORED = {"api", "name", "sequence_length", "weight_decay", "cell", "num_layers", "bidirectional",
            "recurrent_dropout", "block", "stem", "shortcut", "version", "conv_bias", "width", "tbptt_steps"}  # fmt: skip
 # What the twins cover: the experiments' own settings (anything else has no twin yet).
 REQUIRED = {
-    "batch_norm": False, "cell": "lstm", "num_layers": 1, "bidirectional": False, "recurrent_dropout": 0.0,
+    "cell": "lstm", "num_layers": 1, "bidirectional": False, "recurrent_dropout": 0.0,
     "block": "basic", "stem": "cifar", "shortcut": "identity", "version": 1, "conv_bias": False, "width": 1.0,
     "tbptt_steps": None,
 }  # fmt: skip
