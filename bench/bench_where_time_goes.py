@@ -7,7 +7,8 @@ config's) it times, on the experiment's real training split, in seconds per epoc
 
 - "input": the tf.data pipeline alone (every batch of an epoch gathered, nothing trained);
 - "steps": the training steps alone, on one batch held in memory and repeated;
-- "fit": a whole `fit` epoch through `kerasapps.training.fit` (pipeline, steps, validation);
+- "fit": a whole `fit` epoch through `kerasapps.training.fit` (pipeline, steps, validation): the
+  second of two, so that it holds no tracing (the first retraces for the pipeline's batches);
 - "validation": one pass over the validation split (`evaluate`).
 
 If "fit" is about "steps" + "validation", the input pipeline is hidden behind the
@@ -27,11 +28,31 @@ import time
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "where_time_goes.csv"
 
 
+def epoch_timer_class():
+    """A Keras callback class that records each epoch's seconds, validation included."""
+    from kerasapps.lazy import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):  # Keras calls it after the validation pass
+            self.seconds.append(time.perf_counter() - self.start)
+
+    return EpochTimer
+
+
 def time_epoch(config, dataset, train, validation):
     """Seconds of each component (see the module docstring) for one setting of `config`."""
     from kerasapps.data import make_pipeline
     from kerasapps.lazy import tf
     from kerasapps.training import build_and_compile, fit, seed_everything
+
+    EpochTimer = epoch_timer_class()
 
     (x, y), (x_val, y_val) = train, validation
     batch = config.train.batch_size
@@ -53,9 +74,9 @@ def time_epoch(config, dataset, train, validation):
     model.fit(one_batch, epochs=1, verbose=0)
     seconds["steps"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    fit(model, config, train, validation, augment=dataset.augment, epochs=1, verbose=0)
-    seconds["fit"] = time.perf_counter() - start
+    timer = EpochTimer()
+    fit(model, config, train, validation, augment=dataset.augment, epochs=2, callbacks=[timer], verbose=0)
+    seconds["fit"] = timer.seconds[-1]
 
     start = time.perf_counter()
     model.evaluate(make_pipeline(x_val, y_val, batch_size=batch), verbose=0)
@@ -69,6 +90,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="rounds over all settings (default: 3)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every setting")
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"],
+                        help="compute dtypes to time (default: both; bfloat16 is slow on CPUs without AVX512_BF16)")
     args = parser.parse_args(argv)
 
     import pandas as pd
@@ -81,7 +104,8 @@ def main(argv=None):
     import_tensorflow()
     base = load_config(args.experiment, overrides=args.overrides)
     dataset, train, validation = load_experiment_data(base, log=lambda _: None)
-    settings = list(itertools.product((False, True), sorted({1, base.train.steps_per_execution})))
+    mixed_settings = [precision == "bfloat16" for precision in args.precisions]
+    settings = list(itertools.product(mixed_settings, sorted({1, base.train.steps_per_execution})))
     stamp, rows = datetime.datetime.now().isoformat(timespec="seconds"), []
     for repeat in range(args.repeats):
         for mixed, steps_per_execution in settings if repeat % 2 == 0 else settings[::-1]:
