@@ -62,6 +62,8 @@ def lstm(tiny_lstm_run, data_dir, tmp_path_factory):
     return {"run": run_dir, "dir": folder, "report": report, "reviews": reviews, "keras_classes": predicted_classes(keras_scores)}
 
 
+# Close every classifier with `with`: one left to the garbage collector closed itself inside a
+# later test's TFLite conversion and waited forever on MediaPipe's dispatcher thread.
 def _image_classifier(path):
     options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=1)
     return vision.ImageClassifier.create_from_options(options)
@@ -76,11 +78,11 @@ def _text_classifier(path):
 
 @pytest.mark.parametrize("variant", convert.VARIANTS)
 def test_mediapipe_image_classifier_reads_every_file_alone(lenet, variant):
-    classifier = _image_classifier(lenet["dir"] / f"{variant}.tflite")
-    top = [
-        classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))).classifications[0].categories[0]
-        for rgb in lenet["pixels"]
-    ]
+    with _image_classifier(lenet["dir"] / f"{variant}.tflite") as classifier:
+        top = [
+            classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))).classifications[0].categories[0]
+            for rgb in lenet["pixels"]
+        ]
     assert [c.category_name for c in top] == [lenet["class_names"][c.index] for c in top]  # labels from the file
     agreement = np.mean([c.index for c in top] == lenet["keras_classes"])
     reported = next(r["agreement"] for r in lenet["report"]["variants"] if r["variant"] == variant)
@@ -95,10 +97,11 @@ def _positive(categories):
 def test_mediapipe_text_classifier_reads_raw_reviews(lstm):
     assert lstm["report"]["converted_from"].startswith("fused LSTM")
     path = lstm["dir"] / "float32.tflite"
-    classifier = _text_classifier(path)
-    results = [classifier.classify(review).classifications[0].categories for review in lstm["reviews"]]
-    # MediaPipe never resets the fused LSTM's state variables: the file's reset step does
-    assert _positive(classifier.classify(lstm["reviews"][0]).classifications[0].categories) == _positive(results[0])
+    with _text_classifier(path) as classifier:
+        results = [classifier.classify(review).classifications[0].categories for review in lstm["reviews"]]
+        # MediaPipe never resets the fused LSTM's state variables: the file's reset step does
+        again = classifier.classify(lstm["reviews"][0]).classifications[0].categories
+    assert _positive(again) == _positive(results[0])
     assert all(sorted(c.category_name for c in categories) == ["neg", "pos"] for categories in results)
     positive = np.array([_positive(categories) for categories in results])
     ours = np.array([p["probabilities"][1] for p in classify(path, lstm["reviews"])])

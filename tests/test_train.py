@@ -36,12 +36,12 @@ def test_train_cli_end_to_end_writes_every_output(data_dir, runs_dir):
     assert metrics["test_accuracy"] > 0.8  # chance is 0.1
     assert metrics["dataset"]["name"] == "mnist" and metrics["dataset"]["source"].startswith("local:")
     assert metrics["examples"] == {"train": 2700, "validation": 300, "test": 1000}
-    assert metrics["parameters"] == 61_706 and metrics["epochs"] == 2
+    assert metrics["parameters"] == 62_132 and metrics["epochs"] == 2  # lenet5_modern with batch norm
     assert metrics["train_examples_per_s"] > 0 and metrics["versions"]["keras"] == keras.__version__
     assert read_yaml(run_dir / "config.yaml")["data"]["limit_train"] == 3000
     assert len(pd.read_csv(run_dir / "history.csv")) == 2
     model = keras.saving.load_model(run_dir / "model.keras")
-    assert model.count_params() == 61_706
+    assert model.count_params() == 62_132
 
 
 def test_same_seed_same_metrics(data_dir, runs_dir):

@@ -43,6 +43,7 @@ from torch import nn
 from kerasapps.errors import UserError, check_choice
 from kerasapps.geometry import conv_output_size, pool_output_size
 from kerasapps.models import MODELS
+from kerasapps.models.lenet import BN_MOMENTUM as LENET_BN_MOMENTUM
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 KERAS_BN = {"eps": 1e-3, "momentum": 0.01}  # Keras BatchNormalization(epsilon=1e-3, momentum=0.99)
@@ -83,7 +84,7 @@ class LeNet5(nn.Module):
     def _conv(self, name, inputs, filters, kernel_size, batch_norm):
         """A convolution and, with `batch_norm`, its `<name>_bn` module (the forward pass applies both)."""
         if batch_norm:
-            setattr(self, f"{name}_bn", nn.BatchNorm2d(filters, **KERAS_BN))
+            setattr(self, f"{name}_bn", nn.BatchNorm2d(filters, eps=1e-3, momentum=1 - LENET_BN_MOMENTUM))
         return nn.Conv2d(inputs, filters, kernel_size, bias=not batch_norm)
 
     def _conv_act(self, name, x):

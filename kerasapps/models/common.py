@@ -49,13 +49,14 @@ def chain(x, layers):
 
 def conv_block(
     filters, kernel, *, name, activation="relu", batch_norm=False, strides=1, padding="valid", groups=1,
-    use_bias=None, kernel_regularizer=None,
+    use_bias=None, kernel_regularizer=None, bn_momentum=0.99,
 ):  # fmt: skip
     """The layers of one convolution: Conv2D, BatchNormalization if `batch_norm`, then `activation`.
 
     Layers are named `name`, `name_bn` and `name_<activation>`. The convolution
     has no bias before batch norm (its shift would cancel it) unless `use_bias`
-    says otherwise; `activation=None` leaves the activation out.
+    says otherwise; `activation=None` leaves the activation out. `bn_momentum` is Keras's
+    (the moving statistics keep that much of their value at each step).
     """
     layers = [
         keras.layers.Conv2D(
@@ -65,7 +66,7 @@ def conv_block(
         )
     ]  # fmt: skip
     if batch_norm:
-        layers.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
+        layers.append(keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn"))
     if activation:
         layers.append(keras.layers.Activation(activation, name=f"{name}_{activation}"))
     return layers

@@ -20,6 +20,11 @@ from kerasapps.lazy import keras
 from kerasapps.models.common import assemble, conv_block
 from kerasapps.registry import register_model
 
+# Batch norm's moving statistics follow the batches at PyTorch's pace (its momentum 0.1).
+# Keras's default 0.99 lags so far behind in a short run that 2 epochs on 3,000 digits
+# score 23% at test time (95.6% with 0.9).
+BN_MOMENTUM = 0.9
+
 # --- builder ----------------------------------------------------------------------
 
 
@@ -71,7 +76,9 @@ def build_lenet(
     Pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
 
     def conv(label, filters):
-        return conv_block(filters, kernel_size, name=label, activation=activation, batch_norm=batch_norm)
+        return conv_block(
+            filters, kernel_size, name=label, activation=activation, batch_norm=batch_norm, bn_momentum=BN_MOMENTUM
+        )
 
     layers = [
         *conv("C1", c1_filters),
