@@ -46,7 +46,13 @@ from kerasapps.models import MODELS
 from kerasapps.models.lenet import BN_MOMENTUM as LENET_BN_MOMENTUM
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
-KERAS_BN = {"eps": 1e-3, "momentum": 0.01}  # Keras BatchNormalization(epsilon=1e-3, momentum=0.99)
+
+
+def keras_batch_norm(channels, keras_momentum=0.99):
+    """nn.BatchNorm2d with Keras's BatchNormalization epsilon (1e-3) and momentum: Keras keeps
+    `keras_momentum` of the moving statistics at each step, PyTorch's `momentum` is the rest."""
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=1 - keras_momentum)
+
 
 # --- LeNet-5 ----------------------------------------------------------------------
 
@@ -84,7 +90,7 @@ class LeNet5(nn.Module):
     def _conv(self, name, inputs, filters, kernel_size, batch_norm):
         """A convolution and, with `batch_norm`, its `<name>_bn` module (the forward pass applies both)."""
         if batch_norm:
-            setattr(self, f"{name}_bn", nn.BatchNorm2d(filters, eps=1e-3, momentum=1 - LENET_BN_MOMENTUM))
+            setattr(self, f"{name}_bn", keras_batch_norm(filters, LENET_BN_MOMENTUM))
         return nn.Conv2d(inputs, filters, kernel_size, bias=not batch_norm)
 
     def _conv_act(self, name, x):
@@ -155,9 +161,9 @@ class BasicBlock(nn.Module):
     def __init__(self, in_channels, filters, stride):
         super().__init__()
         self.conv1 = SameConv2d(in_channels, filters, 3, stride)
-        self.bn1 = nn.BatchNorm2d(filters, **KERAS_BN)
+        self.bn1 = keras_batch_norm(filters)
         self.conv2 = SameConv2d(filters, filters, 3)
-        self.bn2 = nn.BatchNorm2d(filters, **KERAS_BN)
+        self.bn2 = keras_batch_norm(filters)
         self.stride, self.extra = stride, filters - in_channels
 
     def forward(self, x):
@@ -177,7 +183,7 @@ class ResNetCifar(nn.Module):
     ):
         super().__init__()
         self.conv1 = SameConv2d(input_shape[-1], stem_filters, 3)
-        self.conv1_bn = nn.BatchNorm2d(stem_filters, **KERAS_BN)
+        self.conv1_bn = keras_batch_norm(stem_filters)
         blocks, channels = [], stem_filters
         self.keras_names = {"conv1": self.conv1, "conv1_bn": self.conv1_bn}
         for s, (filters, count, stride) in enumerate(stages, start=2):
