@@ -191,6 +191,23 @@ def test_time_limit_stops_a_python_loop_and_then_leaves_no_timer():
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_a_time_out_that_a_library_rewrapped_still_reads_as_one_line():
+    """torch.fx appends its graph to a passing exception's args; the row's note must stay one line."""
+    from kerasapps.compare.timing import TimedOut
+    from kerasapps.compare.torch_side import _failure
+
+    late = TimedOut(0.5)
+    late.args = (late.args[0] + "\n\nWhile executing %lstm : [num_users=1] = call_module[target=lstm]",)
+    try:
+        try:
+            raise late
+        except TimedOut as error:
+            raise RuntimeError("export failed") from error
+    except RuntimeError as error:
+        assert _failure(error) == "timed out after 0.5 s (--deploy-time-limit)"
+    assert _failure(ValueError("bad op\nmore")) == "failed: bad op"
+
+
 @pytest.fixture(scope="module")
 def tiny_lstm(data_dir, tmp_path_factory):
     """`compare lstm` on 16-token reviews, 3 training steps, the two sides that deploy."""

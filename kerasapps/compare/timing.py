@@ -52,7 +52,15 @@ DEFAULT_DEPLOY_TIME_LIMIT = 900
 
 
 class TimedOut(Exception):
-    """Raised inside a `time_limit` block that ran past its seconds."""
+    """Raised inside a `time_limit` block that ran past its `seconds`."""
+
+    def __init__(self, seconds):
+        super().__init__(f"timed out after {seconds:g} s")
+        self.seconds = seconds
+
+    def note(self):
+        """The message as raised: torch.fx appends its graph context to a passing exception's args."""
+        return f"timed out after {self.seconds:g} s"
 
 
 @contextlib.contextmanager
@@ -71,7 +79,7 @@ def time_limit(seconds):
 
     def stop(signum, frame):
         if inside[0]:
-            raise TimedOut(f"timed out after {seconds:g} s")
+            raise TimedOut(seconds)
 
     previous = signal.signal(signal.SIGALRM, stop)
     # then every 0.25 s: an exception raised inside a garbage-collection callback or __del__ is dropped
