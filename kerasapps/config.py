@@ -74,6 +74,7 @@ class TrainConfig:
     batch_size: int = 128
     steps_per_execution: int = 1  # batches per compiled call: fewer Python round trips
     mixed_precision: bool | str = False  # bfloat16 compute, float32 weights; "auto": where the hardware has bfloat16
+    bucket_by_length: bool = False  # token sequences: batch similar lengths, cut each batch to its longest
 
 
 @dataclasses.dataclass
@@ -374,6 +375,11 @@ def validate(config):
     for key in ("limit_train", "limit_test"):
         if getattr(config.data, key) is not None:
             check_at_least(f"data.{key}", getattr(config.data, key))
+    if config.train.bucket_by_length and config.model.args.get("tbptt_steps"):
+        raise UserError(
+            "train.bucket_by_length cuts batches to their longest sequence, and model.args.tbptt_steps needs the "
+            "full length: set one of them off."
+        )
     if config.schedule.warmup_epochs and config.schedule.name != "cosine":
         raise UserError("schedule.warmup_epochs works with schedule.name=cosine only.")
     check_positive_number("optimizer.learning_rate", config.optimizer.learning_rate)

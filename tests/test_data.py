@@ -110,6 +110,36 @@ def test_pipeline_keeps_pairs_dtypes_and_a_static_batch_when_dropping_the_remain
     assert spec[0].shape.as_list() == [8, 3] and spec[1].shape.as_list() == [8]
 
 
+
+def test_length_buckets_cut_each_batch_to_its_longest_sequence_and_still_visit_every_example():
+    from kerasapps.data.core import sequence_lengths
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 40, 1000)
+    x = np.where(np.arange(40) < lengths[:, None], rng.integers(1, 99, (1000, 40)), 0).astype(np.int32)
+    y = np.arange(1000, dtype=np.int32)
+    assert np.array_equal(sequence_lengths(x), lengths)
+    pipeline = make_pipeline(x, y, batch_size=32, shuffle=True, seed=3, bucket_by_length=True)
+    epochs, widths = [], []
+    for _ in range(2):
+        order = []
+        for bx, by in pipeline:
+            bx, by = bx.numpy(), by.numpy()
+            assert bx.shape[1] == max(lengths[by].max(), 1) and np.array_equal(bx, x[by, : bx.shape[1]])
+            order.append(by)
+            widths.append(bx.shape[1])
+        epochs.append(np.concatenate(order))
+    assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(1000))
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert np.mean(widths) < 0.6 * 40  # random batches of 32 would nearly all be 39 wide
+    in_order = [by.numpy() for _, by in make_pipeline(x, y, batch_size=32, bucket_by_length=True)]
+    assert np.all(np.diff(lengths[np.concatenate(in_order)]) >= 0)
+    dropped = make_pipeline(x, y, batch_size=32, shuffle=True, bucket_by_length=True, drop_remainder=True)
+    assert dropped.cardinality() == 31 and all(len(by) == 32 for _, by in dropped)
+    with pytest.raises(UserError, match="token-id sequences"):
+        make_pipeline(x.astype(np.float32), y, batch_size=32, bucket_by_length=True)
+
+
 def test_mnist_shift_augmentation_moves_digits_without_cutting_or_mirroring_them(data_dir):
     from kerasapps.lazy import tf
 

@@ -161,7 +161,17 @@ def split_validation(x, y, fraction, seed):
     return (x[train], y[train]), (x[val], y[val])
 
 
-def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop_remainder=False):
+# training batches of similar length are drawn from pools of this many batches: shuffled enough, tight enough
+LENGTH_POOL_BATCHES = 50
+
+
+def sequence_lengths(x):
+    """Each row's length up to its last nonzero id: token ids are zero-padded on the right."""
+    nonzero = x != 0
+    return np.where(nonzero.any(axis=1), x.shape[1] - np.argmax(nonzero[:, ::-1], axis=1), 0).astype(np.int32)
+
+
+def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop_remainder=False, bucket_by_length=False):
     """A tf.data pipeline of (x, y) batches over in-memory arrays.
 
     `drop_remainder` leaves out a last, smaller batch (training across processes needs equal batches).
@@ -171,13 +181,30 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop
     the NumPy arrays themselves (`tf.numpy_function`), not from a tensor copy:
     a tensor captured by a tf.data function is copied into its graph, which cost
     `train lenet` about 250 MB for MNIST (docs/performance.md).
+
+    `bucket_by_length` (token-id sequences, zero-padded on the right) batches
+    sequences of similar length and cuts each batch to its longest one, so that a
+    recurrent layer runs as many steps as the batch needs, not the padded length
+    (the mask makes the result the same). Shuffled, each batch comes from a pool of
+    `LENGTH_POOL_BATCHES` random batches' worth of examples sorted by length, and
+    the batches are shuffled; unshuffled, the examples go in length order.
     """
     n = len(x)
+    if bucket_by_length and (x.ndim != 2 or not np.issubdtype(x.dtype, np.integer)):
+        raise UserError(
+            f"train.bucket_by_length needs token-id sequences (2-D integers), got {x.dtype} examples of shape "
+            f"{x.shape[1:]}: set train.bucket_by_length=false."
+        )
     rows = batch_size if drop_remainder else None
+    widths = sequence_lengths(x) if bucket_by_length else None
     specs = [tf.TensorSpec((rows, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in (x, y)]
+    if bucket_by_length:
+        specs[0] = tf.TensorSpec((rows, None), specs[0].dtype)
 
     def take(indices):
-        return x[indices], y[indices]
+        if widths is None:
+            return x[indices], y[indices]
+        return x[indices, : max(widths[indices].max(initial=1), 1)], y[indices]
 
     def gather(indices):
         batch = tf.numpy_function(take, [indices], [spec.dtype for spec in specs], stateful=False)
@@ -185,12 +212,33 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop
             tensor.set_shape(spec.shape)
         return tuple(batch)
 
-    indices = tf.data.Dataset.range(n)
-    if shuffle:
-        indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    batches = indices.batch(batch_size, drop_remainder=drop_remainder).map(
-        gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
+    if bucket_by_length:
+        batches = _length_batches(widths, batch_size, shuffle=shuffle, seed=seed, drop_remainder=drop_remainder)
+    else:
+        indices = tf.data.Dataset.range(n)
+        if shuffle:
+            indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        batches = indices.batch(batch_size, drop_remainder=drop_remainder)
+    batches = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if augment is not None:
         batches = batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _length_batches(widths, batch_size, *, shuffle, seed, drop_remainder):
+    """Batches of example indices of similar `widths` (see `make_pipeline`)."""
+    n = len(widths)
+    count = n // batch_size if drop_remainder else -(-n // batch_size)
+    if not shuffle:
+        order = np.argsort(widths, kind="stable")
+        return tf.data.Dataset.from_tensor_slices(order.astype(np.int64)).batch(batch_size, drop_remainder=drop_remainder)
+    table = tf.constant(widths)  # n int32s: small, unlike the examples themselves
+
+    def sort_by_width(pool):
+        return tf.gather(pool, tf.argsort(tf.gather(table, pool), stable=True))
+
+    pools = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    pools = pools.batch(batch_size * LENGTH_POOL_BATCHES).map(sort_by_width)
+    batches = pools.unbatch().batch(batch_size, drop_remainder=drop_remainder)
+    batches = batches.shuffle(count, seed=seed + 1, reshuffle_each_iteration=True)
+    return batches.apply(tf.data.experimental.assert_cardinality(count))

@@ -109,13 +109,19 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
     cluster = current_cluster()
     check_batch_size(batch, cluster)
     even = cluster.distributed
+    buckets = config.train.bucket_by_length
     with warnings.catch_warnings():
         # Keras's per-process share of a tf.data pipeline has no known length, so the
         # end of each epoch reads to Keras as "ran out of data": it is the epoch's end.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         history = model.fit(
-            make_pipeline(x, y, batch_size=batch, shuffle=True, seed=config.seed, augment=augment, drop_remainder=even),
-            validation_data=make_pipeline(x_val, y_val, batch_size=batch, drop_remainder=even) if len(x_val) else None,
+            make_pipeline(
+                x, y, batch_size=batch, shuffle=True, seed=config.seed, augment=augment, drop_remainder=even,
+                bucket_by_length=buckets,
+            ),
+            validation_data=make_pipeline(
+                x_val, y_val, batch_size=batch, drop_remainder=even, bucket_by_length=buckets
+            ) if len(x_val) else None,
             epochs=epochs or config.train.epochs,
             initial_epoch=initial_epoch,
             callbacks=[*callbacks, StopOnNaN()],

@@ -91,7 +91,11 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
 
     test_loss, test_accuracy = model.evaluate(
-        make_pipeline(dataset.x_test, dataset.y_test, batch_size=config.train.batch_size), verbose=0
+        make_pipeline(
+            dataset.x_test, dataset.y_test, batch_size=config.train.batch_size,
+            bucket_by_length=config.train.bucket_by_length,
+        ),
+        verbose=0,
     )
     epochs_done = len(history.epoch)
     metrics = {
