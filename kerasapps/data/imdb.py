@@ -131,7 +131,8 @@ def load_imdb(
         data_dir: folder holding `aclImdb/` or `aclImdb.tar.gz` (else $KERASAPPS_DATA_DIR, else TFDS).
         vocab_size: size of the vocabulary, padding and unknown tokens included.
         sequence_length: ids per review; longer reviews are cut, shorter ones zero-padded.
-        standardize: "lower_and_strip_punctuation", "lower", "strip_punctuation" or "none".
+        standardize: "lower_and_split_punctuation" (as an exported file's tokenizer splits), "lower_and_strip_punctuation",
+            "lower", "strip_punctuation" or "none".
         truncate: where a long review loses tokens: "end" (keep its beginning) or "start".
 
     Raises:

@@ -19,10 +19,13 @@ import numpy as np
 from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import keras, tf
 
-STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
+STANDARDIZE = ("lower_and_split_punctuation", "lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 TRUNCATE = ("end", "start")
 VOCABULARY_FILE = "vocabulary.txt"
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# ASCII punctuation but the apostrophe (Keras's strip list less it), as a regex character class's
+# inside: the exported file's tokenizer splits on the same (deploy.app_graph.TEXT_DELIMITER)
+PUNCTUATION = r"""!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~"""
 
 
 def text_spec(*, sequence_length, vocab_size, standardize="lower_and_strip_punctuation", truncate="end"):
@@ -54,8 +57,21 @@ def clean_text(text):
     return _HTML_BREAK.sub(" ", text)
 
 
+def lower_and_split_punctuation(texts):
+    """Lower-case, drop apostrophes ("don't" is "dont") and let other punctuation end a word.
+
+    What the regex tokenizer in an exported text file does (`deploy.app_graph.TEXT_DELIMITER`, with
+    the vocabulary's case and contraction variants), so a phone app's tokens are training's:
+    Keras's "lower_and_strip_punctuation" joins "well-made" into one word, the file splits it.
+    """
+    texts = tf.strings.regex_replace(tf.strings.lower(texts), "'", "")
+    return tf.strings.regex_replace(texts, f"[{PUNCTUATION}]", " ")
+
+
 def _vectorizer(spec, vocabulary=None):
-    standardize = None if spec["standardize"] == "none" else spec["standardize"]
+    standardize = {"none": None, "lower_and_split_punctuation": lower_and_split_punctuation}.get(
+        spec["standardize"], spec["standardize"]
+    )
     return keras.layers.TextVectorization(
         max_tokens=spec["vocab_size"],
         standardize=standardize,

@@ -16,14 +16,17 @@ metadata) and give one probability per class: a one-unit sigmoid p becomes
 
 import numpy as np
 
+from kerasapps.data.text_preprocessing import PUNCTUATION
 from kerasapps.lazy import keras
 
-# Splits a review as MediaPipe's regex tokenizer will, close to Keras'
-# "lower_and_strip_punctuation" + whitespace split: HTML line breaks, white space
-# and punctuation other than the apostrophe (the vocabulary file lists the
-# contractions) end a token. White space is spelled out: RE2's \s is ASCII only, Python's
-# is not; written so, RE2 and Python's `re` split alike.
-TEXT_DELIMITER = r"""(?:<br[ \t\n\r\f]*/?>|[ \t\n\r\f!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])+"""
+# Splits a review as MediaPipe's regex tokenizer will, as training's "lower_and_split_punctuation"
+# does: HTML line breaks, white space and punctuation end a token, and so does an apostrophe
+# next to them (a quote mark: 'great' is great); an apostrophe inside a word stays (the
+# vocabulary file lists the contractions). White space is spelled out: RE2's \s is ASCII only,
+# Python's is not; written so, RE2 and Python's `re` split alike. No ^: MediaPipe searches the
+# rest of the text after each delimiter, where RE2's ^ would match again.
+_SEPARATOR = rf"[ \t\n\r\f{PUNCTUATION}]"
+TEXT_DELIMITER = rf"""(?:(?:<br[ \t\n\r\f]*/?>|{_SEPARATOR})'*|'+{_SEPARATOR}|'+$)+"""
 
 
 def reads_text(spec):

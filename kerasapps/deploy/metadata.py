@@ -183,10 +183,10 @@ def read_metadata(content, *, what="the file"):
     label_files = [f.name.decode() for f in output.associatedFiles or []]
     if not label_files or label_files[0] not in files:
         raise UserError(f"{what} has metadata but no labels file: export it again with `python -m kerasapps.export RUN`.")
-    facts = {"name": (metadata.name or b"").decode(), "labels": files[label_files[0]].decode().splitlines()}
+    facts = {"name": (metadata.name or b"").decode(), "labels": _lines(files[label_files[0]])}
     tokenizers = [u.options for u in tensor.processUnits or [] if u.optionsType == metadata_fb.ProcessUnitOptions.RegexTokenizerOptions]
     if tokenizers:
-        vocabulary = files[tokenizers[0].vocabFile[0].name.decode()].decode().splitlines()
+        vocabulary = _lines(files[tokenizers[0].vocabFile[0].name.decode()])
         facts.update(
             kind="text", delimiter=tokenizers[0].delimRegexPattern.decode(),
             vocabulary={token: int(index) for token, index in (line.rsplit(" ", 1) for line in vocabulary)},
@@ -195,6 +195,12 @@ def read_metadata(content, *, what="the file"):
         shape = model.Subgraphs(0).Tensors(model.Subgraphs(0).Inputs(0)).ShapeAsNumpy()
         facts.update(kind="image", size=(int(shape[1]), int(shape[2])), normalized=bool(tensor.processUnits))
     return facts
+
+
+def _lines(content):
+    """An associated file's lines, split at "\n" only, as MediaPipe reads them: a review's word
+    may hold a character that str.splitlines also splits at (IMDB has U+0085)."""
+    return [line for line in content.decode().split("\n") if line]
 
 
 def _associated_files(content):
