@@ -2,7 +2,8 @@
 
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_speed.py lenet --rounds 3
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_speed.py resnet20 --rounds 3 \
-        --set train.epochs=1 --set data.limit_train=7680 --set data.validation_split=0
+        --set train.epochs=1 --set data.limit_train=7680 --set data.validation_split=0 \
+        --set callbacks.checkpoint=false
 
 Each round runs every contender once, each in a fresh process, in an order that
 alternates from round to round (so a slow spell of the machine hits all of them):

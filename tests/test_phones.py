@@ -107,8 +107,8 @@ def test_mediapipe_text_classifier_reads_raw_reviews(lstm):
     ours = np.array([p["probabilities"][1] for p in classify(path, lstm["reviews"])])
     np.testing.assert_allclose(positive, ours, atol=2e-3)  # same tokenizer, same file
     agreement = np.mean((positive > 0.5) == lstm["keras_classes"])
-    # the file's regex tokenizer against training's standardization: docs/phones.md gives the full-size figure
-    assert agreement >= 0.9, agreement
+    # the file's regex tokenizer splits as training's lower_and_split_punctuation; mixed-case words differ
+    assert agreement >= 0.995, agreement
 
 
 def test_text_int8_file_is_smaller_and_classifies_in_mediapipe(lstm):
