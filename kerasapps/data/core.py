@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from kerasapps.errors import DatasetUnavailable, UserError
-from kerasapps.lazy import tf
+from kerasapps.lazy import keras, tf
 from kerasapps.registry import DATASETS
 
 DATA_DIR_ENV = "KERASAPPS_DATA_DIR"
@@ -163,6 +163,9 @@ def split_validation(x, y, fraction, seed):
 
 # training batches of similar length are drawn from pools of this many batches: shuffled enough, tight enough
 LENGTH_POOL_BATCHES = 50
+# JAX and PyTorch compile a step anew for each batch shape (TensorFlow's is traced once, for any
+# width): there, a batch's width is rounded up to a multiple of this, a few shapes in all
+COMPILED_WIDTH_MULTIPLE = 64
 
 
 def sequence_lengths(x):
@@ -185,7 +188,8 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop
     `bucket_by_length` (token-id sequences, zero-padded on the right) batches
     sequences of similar length and cuts each batch to its longest one, so that a
     recurrent layer runs as many steps as the batch needs, not the padded length
-    (the mask makes the result the same). Shuffled, each batch comes from a pool of
+    (the mask makes the result the same; with JAX or PyTorch, widths are rounded up to a multiple
+    of `COMPILED_WIDTH_MULTIPLE`). Shuffled, each batch comes from a pool of
     `LENGTH_POOL_BATCHES` random batches' worth of examples sorted by length, and
     the batches are shuffled; unshuffled, the examples go in length order.
     """
@@ -201,10 +205,13 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop
     if bucket_by_length:
         specs[0] = tf.TensorSpec((rows, None), specs[0].dtype)
 
+    multiple = 1 if keras.backend.backend() == "tensorflow" else COMPILED_WIDTH_MULTIPLE
+
     def take(indices):
         if widths is None:
             return x[indices], y[indices]
-        return x[indices, : max(widths[indices].max(initial=1), 1)], y[indices]
+        width = -(-max(widths[indices].max(initial=1), 1) // multiple) * multiple
+        return x[indices, :width], y[indices]
 
     def gather(indices):
         batch = tf.numpy_function(take, [indices], [spec.dtype for spec in specs], stateful=False)
