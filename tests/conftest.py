@@ -21,6 +21,18 @@ def data_dir():
     return pathlib.Path(path)
 
 
+@pytest.fixture(autouse=True)
+def _keras_backend_unchanged():
+    """A command's main run in this process sets KERAS_BACKEND (`cli.select_backend`); put it back,
+    so that a later test's child processes (a JAX launch) start from the environment pytest had."""
+    before = os.environ.get("KERAS_BACKEND")
+    yield
+    if before is None:
+        os.environ.pop("KERAS_BACKEND", None)
+    else:
+        os.environ["KERAS_BACKEND"] = before
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
     """Decoded-image caches (CIFAR-10) go to a folder of this test session, not the user's ~/.cache."""

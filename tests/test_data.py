@@ -140,6 +140,17 @@ def test_length_buckets_cut_each_batch_to_its_longest_sequence_and_still_visit_e
         make_pipeline(x.astype(np.float32), y, batch_size=32, bucket_by_length=True)
 
 
+def test_length_buckets_round_widths_where_the_backend_compiles_a_step_per_shape(monkeypatch):
+    from kerasapps.data.core import COMPILED_WIDTH_MULTIPLE
+    from kerasapps.lazy import keras
+
+    lengths = np.array([3, 70, 130, 200])
+    x = np.where(np.arange(200) < lengths[:, None], 7, 0).astype(np.int32)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    widths = [bx.shape[1] for bx, _ in make_pipeline(x, np.zeros(4, np.int32), batch_size=1, bucket_by_length=True)]
+    assert COMPILED_WIDTH_MULTIPLE == 64 and widths == [64, 128, 192, 200]  # the last one cut at the array's width
+
+
 def test_mnist_shift_augmentation_moves_digits_without_cutting_or_mirroring_them(data_dir):
     from kerasapps.lazy import tf
 

@@ -86,6 +86,7 @@ def test_the_lstm_experiment_trains_with_truncated_bptt_on_imdb(data_dir, tmp_pa
         overrides=[
             "model.args.tbptt_steps=16", "data.options.sequence_length=64", "data.options.vocab_size=1000",
             "data.limit_train=256", "data.limit_test=64", "train.epochs=1", "train.batch_size=32",
+            "train.bucket_by_length=false",  # windows need every batch at the full length
         ],
     )  # fmt: skip
     dataset, train, val = load_experiment_data(config, data_dir=str(data_dir), log=lambda *_: None)
@@ -97,3 +98,8 @@ def test_the_lstm_experiment_trains_with_truncated_bptt_on_imdb(data_dir, tmp_pa
     assert losses and all(math.isfinite(loss) for loss in losses)
     scores = model.predict(dataset.x_test, verbose=0)
     assert scores.shape == (64, 1) and np.all((scores > 0) & (scores < 1))
+
+
+def test_truncation_with_length_buckets_is_one_clear_error():
+    with pytest.raises(UserError, match="set one of them off"):
+        load_config("lstm", overrides=["model.args.tbptt_steps=16"])  # the config buckets by length
