@@ -55,12 +55,9 @@ class TimedOut(Exception):
     """Raised inside a `time_limit` block that ran past its `seconds`."""
 
     def __init__(self, seconds):
-        super().__init__(f"timed out after {seconds:g} s")
-        self.seconds = seconds
-
-    def note(self):
-        """The message as raised: torch.fx appends its graph context to a passing exception's args."""
-        return f"timed out after {self.seconds:g} s"
+        # kept apart from args, which torch.fx extends with its graph when the error passes through it
+        self.message = f"timed out after {seconds:g} s"
+        super().__init__(self.message)
 
 
 @contextlib.contextmanager

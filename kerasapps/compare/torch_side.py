@@ -250,7 +250,7 @@ def lower(module, example, variant, calibration, *, xnnpack=True):
 def _failure(error):
     """A deployment row's note for `error`: timed out, or failed and why."""
     late = timed_out(error)
-    return f"{late.note()} (--deploy-time-limit)" if late else f"failed: {first_line(error)}"
+    return f"{late.message} (--deploy-time-limit)" if late else f"failed: {first_line(error)}"
 
 
 def _runtime_needs(delegated, other_ops):
