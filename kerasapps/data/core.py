@@ -200,12 +200,12 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop
             f"{x.shape[1:]}: set train.bucket_by_length=false."
         )
     rows = batch_size if drop_remainder else None
-    widths = sequence_lengths(x) if bucket_by_length else None
     specs = [tf.TensorSpec((rows, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in (x, y)]
+    widths = None
     if bucket_by_length:
+        widths = sequence_lengths(x)
         specs[0] = tf.TensorSpec((rows, None), specs[0].dtype)
-
-    multiple = 1 if keras.backend.backend() == "tensorflow" else COMPILED_WIDTH_MULTIPLE
+        multiple = 1 if keras.backend.backend() == "tensorflow" else COMPILED_WIDTH_MULTIPLE
 
     def take(indices):
         if widths is None:
