@@ -32,6 +32,19 @@ def test_time_limit_stops_a_python_loop_and_then_leaves_no_timer():
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_a_worker_reports_its_own_peak_memory_not_its_parents():
+    """Linux's ru_maxrss carries the parent's peak across fork and exec; a worker of a parent holding
+    the dataset read the parent's 1,404 MB on every side."""
+    import subprocess
+    import sys
+
+    held = np.ones(400 * 2**20 // 8)  # 400 MB touched in this (the parent) process
+    code = "from kerasapps.compare.timing import peak_memory_mb; print(peak_memory_mb())"
+    child_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 0 < child_mb < 200, child_mb
+    assert held.sum() == len(held)
+
+
 def test_a_time_out_that_a_library_rewrapped_still_reads_as_one_line():
     """torch.fx appends its graph to a passing exception's args; the row's note must stay one line."""
     from kerasapps.compare.timing import TimedOut
