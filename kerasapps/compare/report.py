@@ -11,7 +11,7 @@ from kerasapps.plots import plot_comparison
 from kerasapps.runs import write_atomic, write_json
 
 TRAINING_COLUMNS = {
-    "side": "side", "runs": "what runs", "parameters": "parameters", "train_per_s": "train images/s",
+    "side": "side", "runs": "what runs", "parameters": "parameters", "train_per_s": "train {unit}/s",
     "test_accuracy": "test accuracy", "peak_memory_mb": "peak memory MB", "time_to_first_step_s": "first step s",
 }  # fmt: skip
 DEPLOYMENT_COLUMNS = {
@@ -33,7 +33,8 @@ def write_report(results, target, files, *, config, dataset, job):
         for row in r.get("deployment", [])
     ]
     notes = next((r.get("notes", []) for r in results if r["side"] == "notes"), [])
-    claims = judge_claims(training, deployment)
+    unit = "reviews" if dataset.preprocessing.get("kind") == "text" else "images"
+    claims = judge_claims(training, deployment, unit)
     if job["steps_limited"]:
         length = (
             f"{job['steps']:,} training steps of batch {config.train.batch_size} only (--steps: one epoch over "
@@ -50,9 +51,16 @@ def write_report(results, target, files, *, config, dataset, job):
         f"{job['deploy_examples']:,} test inputs, one at a time. Machine: {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {datetime.date.today().isoformat()}."
     )
+    if config.train.bucket_by_length:
+        header += (
+            " The TensorFlow rows train on batches of reviews of similar length, each cut to its longest "
+            "(`train.bucket_by_length`, the suite's pipeline); the torch-backend and PyTorch rows run every padded "
+            "step of every batch, as a script that copies the arrays would."
+        )
+    columns = {**TRAINING_COLUMNS, "train_per_s": TRAINING_COLUMNS["train_per_s"].format(unit=unit)}
     text = "\n\n".join([
         header,
-        "Training (each side in its own process):\n" + _table(training, TRAINING_COLUMNS),
+        "Training (each side in its own process):\n" + _table(training, columns),
         "Deployment:\n" + _table(deployment, DEPLOYMENT_COLUMNS),
         "The course notes' PyTorch code, run:\n" + _table(notes, {"snippet": "snippet", "result": "result"}),
         "What the numbers say of the notes' table:\n" + "\n".join(f"- {c}" for c in claims),
@@ -66,7 +74,7 @@ def write_report(results, target, files, *, config, dataset, job):
         target / "report.csv", pd.DataFrame(rows).drop(columns=["deployment"], errors="ignore").to_csv(index=False)
     )
     plot_comparison(
-        {"train images/s": _bars(training, "side", "train_per_s"),
+        {f"train {unit}/s": _bars(training, "side", "train_per_s"),
          "first step s": _bars(training, "side", "time_to_first_step_s"),
          "file size KB": _bars(deployment, None, "size_kb"), "ms/input": _bars(deployment, None, "latency_ms")},
         target / "report.png", title=f"TensorFlow vs PyTorch: {config.name}",
@@ -104,21 +112,21 @@ def _table(rows, columns):
 # --- the notes' claims ------------------------------------------------------------
 
 
-def judge_claims(training, deployment):
+def judge_claims(training, deployment, unit="images"):
     """Plain sentences: which of the notes' "TensorFlow vs. PyTorch" claims these numbers support."""
     speed = {r["side"]: r.get("train_per_s") for r in training if r.get("train_per_s")}
     claims = []
     if {"tf-graph", "tf-eager"} <= speed.keys() and {"torch-eager", "torch-compile"} <= speed.keys():
         claims.append(
             '"PyTorch: dynamic graphs defined at run time; TensorFlow: static and dynamic graphs" is outdated: '
-            f"both ran both here. TensorFlow trained at {speed['tf-graph']:,.0f} images/s as a compiled graph and "
+            f"both ran both here. TensorFlow trained at {speed['tf-graph']:,.0f} {unit}/s as a compiled graph and "
             f"{speed['tf-eager']:,.0f} eagerly; PyTorch at {speed['torch-eager']:,.0f} eagerly and "
             f"{speed['torch-compile']:,.0f} under torch.compile, which captures a static graph."
         )
     if speed:
         fastest = max(speed, key=speed.get)
         claims.append(
-            f"The fastest trainer on this machine was {fastest} ({speed[fastest]:,.0f} images/s)"
+            f"The fastest trainer on this machine was {fastest} ({speed[fastest]:,.0f} {unit}/s)"
             + ("." if fastest == "tf-graph" else ": a row other than the suite's TensorFlow graph (tf-graph) won.")
         )
     ran = [r for r in deployment if r.get("latency_ms") is not None]
