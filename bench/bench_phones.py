@@ -13,12 +13,14 @@ from LiteRT's benchmark tool (`ai_edge_litert.tools.benchmark_litert_model`,
 CPU, 1 thread, median), and, with --old-python (a venv with tflite-runtime 2.14,
 see bench/old_runtime.py), whether tflite-runtime 2.14 runs the file and how far
 its outputs are from LiteRT's. The LSTM is exported both ways (`--recurrent fused` and
-`unrolled`, column `recurrent`). All latencies are host x86 (2-core, shared), not a phone.
+`unrolled`, column `recurrent`). All latencies are host x86 (column `machine`), not a phone.
+Run it alone: MediaPipe runs in a child process per file, with a time limit.
 """
 
 import argparse
 import datetime
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -37,7 +39,7 @@ from kerasapps.deploy.app_graph import app_inputs
 from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.lazy import import_tensorflow, keras
 from kerasapps.scores import predicted_classes
-from kerasapps.training import train_and_evaluate
+from kerasapps.training import library_versions, train_and_evaluate
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "phones.csv"
 COMMON = ["callbacks.tensorboard=false", "export.representative_size=200"]
@@ -54,20 +56,22 @@ TEST_REVIEWS = 500
 import_tensorflow()
 
 
-def mediapipe_classes(path, kind, inputs):
-    """Top-1 class indices of MediaPipe Tasks' classifier on `inputs` (RGB uint8 images or texts)."""
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, text, vision
-
-    base = BaseOptions(model_asset_path=str(path))
-    # Closed on failure too: a run left the process hanging after MediaPipe failed on a file.
-    if kind == "text":
-        with text.TextClassifier.create_from_options(text.TextClassifierOptions(base_options=base, max_results=1)) as classifier:
-            results = [classifier.classify(t) for t in inputs]
-    else:
-        with vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(base_options=base, max_results=1)) as classifier:
-            results = [classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(x))) for x in inputs]
-    return np.array([r.classifications[0].categories[0].index for r in results])
+def mediapipe_classes(path, kind, inputs, work):
+    """(top-1 class indices, "") of MediaPipe Tasks' classifier on `inputs` (RGB uint8 images or
+    raw texts), or (None, why not); run in a child process (bench/mediapipe_classes.py says why)."""
+    case = work / f"mediapipe-{path.parent.parent.name}-{path.stem}.npz"
+    np.savez(case, kind=kind, inputs=np.asarray(inputs))
+    script = pathlib.Path(__file__).with_name("mediapipe_classes.py")
+    try:
+        done = subprocess.run([sys.executable, str(script), str(path), str(case)], capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return None, "MediaPipe: no answer in 900 s"
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if not answers:
+        return None, f"MediaPipe: exit {done.returncode}, " + (done.stderr.strip().splitlines() or [""])[-1][:200]
+    if "error" in answers[-1]:
+        return None, "MediaPipe: " + answers[-1]["error"]
+    return np.array(answers[-1]["classes"]), ""
 
 
 def benchmark_tool_ms(path, threads=1):
@@ -141,10 +145,8 @@ def measure_export(run_dir, recurrent, kind, inputs, file_inputs, keras_classes,
     old = old_runtime(old_python, files, file_inputs, work) if old_python else {}
     rows = []
     for row, path in zip(report["variants"], files):
-        try:
-            mediapipe_agreement, note = float(np.mean(mediapipe_classes(path, kind, inputs) == keras_classes)), ""
-        except RuntimeError as error:  # the int8 unrolled LSTM: MediaPipe's XNNPACK delegate fails to prepare it
-            mediapipe_agreement, note = None, "MediaPipe: " + str(error).splitlines()[-1][:200]
+        classes, note = mediapipe_classes(path, kind, inputs, work)
+        mediapipe_agreement = None if classes is None else float(np.mean(classes == keras_classes))
         tool_ms, tool_note = benchmark_tool_ms(path)
         rows.append({
             "experiment": experiment, "variant": row["variant"], "recurrent": recurrent if kind == "text" else "",
@@ -157,7 +159,7 @@ def measure_export(run_dir, recurrent, kind, inputs, file_inputs, keras_classes,
             "tflite_runtime_2_14": old.get(str(path), (None, None))[0],
             "tflite_runtime_max_abs_diff": old.get(str(path), (None, None))[1],
             "keras_accuracy": report["keras"]["test_accuracy"], "converted_from": report["converted_from"],
-            "machine": "host x86_64, 2 cores, shared with other jobs",
+            "machine": library_versions()["machine"],
             "date": datetime.date.today().isoformat(),
         })
         print(rows[-1], flush=True)
@@ -170,8 +172,6 @@ def main():
     parser.add_argument("--old-python", help="python of a venv with tflite-runtime 2.14 (see bench/old_runtime.py)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    import os
-
     data_dir = args.data_dir or os.environ.get("KERASAPPS_DATA_DIR")
     with tempfile.TemporaryDirectory(prefix="bench-phones-") as tmp:
         rows = [row for experiment in args.experiments for row in measure(experiment, data_dir, pathlib.Path(tmp), args.old_python)]
