@@ -26,7 +26,7 @@ def build_parser():
         epilog="Examples:\n"
         "  python -m kerasapps.compare lenet\n"
         "  python -m kerasapps.compare lenet --epochs 2\n"
-        "  python -m kerasapps.compare lstm --epochs 1 --set data.limit_train=2000 --deploy-examples 500\n"
+        "  python -m kerasapps.compare lstm --epochs 1 --set data.limit_train=6400 --deploy-examples 300\n"
         "  python -m kerasapps.compare resnet20 --steps 300",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
