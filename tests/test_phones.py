@@ -21,6 +21,7 @@ from kerasapps.data.imdb import find_imdb_source, read_aclimdb
 from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.deploy import classify, convert, export_run, metadata
 from kerasapps.deploy.app_graph import app_inputs
+from kerasapps.deploy.bundle import KEEPS_STATE
 from kerasapps.errors import UserError
 from kerasapps.lazy import keras
 from kerasapps.predict import main as predict_main
@@ -118,6 +119,11 @@ def test_text_int8_file_is_smaller_and_classifies_in_mediapipe(lstm):
         with _text_classifier(lstm["dir"] / f"{variant}.tflite") as classifier:
             assert len(classifier.classify(lstm["reviews"][0]).classifications[0].categories) == 2
     path = lstm["dir"] / "int8.tflite"
+    # the one stateful file says so, in the export's table and in its own description
+    notes = {row["variant"]: row.get("note", "") for row in lstm["report"]["variants"]}
+    assert notes == {"float32": "", "float16": "", "dynamic": "", "int8": KEEPS_STATE}, notes
+    assert metadata.read_metadata(path.read_bytes())["description"].endswith(f"It {KEEPS_STATE}.")
+    assert "state" not in metadata.read_metadata((lstm["dir"] / "dynamic.tflite").read_bytes())["description"]
     ours = [p["probabilities"][1] for p in classify(path, lstm["reviews"][:3])]
     for review, expected in zip(lstm["reviews"][:3], ours):
         # a fresh classifier per review: the int8 file keeps its LSTM state between calls (docs/phones.md)
@@ -127,6 +133,7 @@ def test_text_int8_file_is_smaller_and_classifies_in_mediapipe(lstm):
 
 def test_every_file_carries_its_metadata(lenet, lstm):
     image = metadata.read_metadata((lenet["dir"] / "float32.tflite").read_bytes())
+    assert image.pop("description").startswith("lenet5")
     assert image == {"name": "lenet", "labels": lenet["class_names"], "kind": "image", "size": (28, 28), "normalized": True}
     words = metadata.read_metadata((lstm["dir"] / "float32.tflite").read_bytes())
     assert words["kind"] == "text" and words["labels"] == ["neg", "pos"]

@@ -53,8 +53,13 @@ CONVERTED_FROM = {
 EXPORTS_FILE = "exports.json"
 REPORT_COLUMNS = [
     "variant", "file", "size_kb", "test_accuracy", "accuracy_drop_points", "agreement", "max_abs_diff",
-    "latency_ms", "xnnpack", "io", "ops",
+    "latency_ms", "xnnpack", "io", "ops", "note",
 ]
+# The int8 fused LSTM file (`convert.keeps_state`): said in its row and in its metadata description.
+KEEPS_STATE = (
+    "keeps its LSTM state from one call to the next: reset the interpreter's variable tensors before each input "
+    "(MediaPipe's TextClassifier does not; docs/phones.md)"
+)
 
 
 def variants_for(quantize, io="float"):
@@ -127,7 +132,7 @@ def export_run(
         report = _export_into(
             stage, model, variants, io=io, recurrent=recurrent, allow_flex=allow_flex, representative=representative,
             x_test=dataset.x_test, y_test=dataset.y_test, spec=spec, c_array=c_array,
-            with_metadata=lambda content, file_io: metadata.with_metadata(content, describe(file_io), packed),
+            with_metadata=lambda content, file_io, note: metadata.with_metadata(content, describe(file_io, note), packed),
         )
         for name, data in assets.items():
             (stage / name).write_bytes(data)
@@ -173,7 +178,8 @@ def _export_into(stage, model, variants, *, io, recurrent, allow_flex, represent
     """SavedModel and .tflite files into `stage`, each run on the test split; returns the report.
 
     The files are compared with the app graph in Keras on the app's inputs
-    (`app_graph`); `with_metadata(content, io)` packs a file's metadata in.
+    (`app_graph`); `with_metadata(content, io, note)` packs a file's metadata in,
+    `note` added to its description.
     """
     keras_scores = model.predict(x_test, batch_size=256, verbose=0)
     keras_accuracy = accuracy(keras_scores, y_test)
@@ -198,7 +204,8 @@ def _export_into(stage, model, variants, *, io, recurrent, allow_flex, represent
             representative=representative, io=variant_io, sequence_length=spec.get("sequence_length"), recurrent=recurrent,
             select_tf_ops=allow_flex, spec=spec,
         )
-        content = with_metadata(convert.convert(model, variant, **options), variant_io)
+        note = KEEPS_STATE if convert.keeps_state(model, variant, recurrent) else ""
+        content = with_metadata(convert.convert(model, variant, **options), variant_io, note)
         if c_array and variant == "int8":
             # Batch 1 and no metadata: TFLM lacks the ops an open batch needs (SHAPE, REDUCE_PROD) and reads no metadata.
             micro = convert.convert(model, variant, **options, batch_size=1)
@@ -214,6 +221,8 @@ def _export_into(stage, model, variants, *, io, recurrent, allow_flex, represent
         name = f"{variant}.tflite"
         (stage / name).write_bytes(content)
         row = {"variant": variant, "file": name, "size_kb": round(len(content) / 1024, 1), "io": variant_io, "ops": ops}
+        if note:
+            row["note"] = note
         if any(op.startswith("Flex") for op in ops):
             row["note"] = "needs the Flex delegate: not run by the plain interpreter"
         else:
@@ -260,14 +269,23 @@ def _packed(run_dir, spec, assets):
 
 
 def _describer(experiment, model, info, spec):
-    """`describe(io)`: the metadata of the run's file whose input/output type is `io`."""
+    """`describe(io, note)`: the metadata of the run's file whose input/output type is `io`, `note`
+    (if any) ending its description."""
     classes = ", ".join(info.class_names[:10]) + (", ..." if len(info.class_names) > 10 else "")
     if reads_text(spec):
         description = f"{model.name} trained on {info.name}: a text in, the probability of each class ({classes}) out."
-        return lambda io: metadata.describe_text_classifier(name=experiment, description=description, delimiter=TEXT_DELIMITER)
+        return lambda io, note="": metadata.describe_text_classifier(
+            name=experiment, description=_with_note(description, note), delimiter=TEXT_DELIMITER
+        )
     height, width = spec["size"]
     description = f"{model.name} trained on {info.name}: an RGB image {height}x{width} in, the probability of each class ({classes}) out."
-    return lambda io: metadata.describe_image_classifier(name=experiment, description=description, size=spec["size"], io=io)
+    return lambda io, note="": metadata.describe_image_classifier(
+        name=experiment, description=_with_note(description, note), size=spec["size"], io=io
+    )
+
+
+def _with_note(description, note):
+    return f"{description} It {note}." if note else description
 
 
 def _move_into_place(stage, target):
@@ -308,6 +326,7 @@ def format_table(report):
             f"{row['variant']:<10} {row['size_kb']:>9.1f} {row['test_accuracy']:>9.2%} {row['accuracy_drop_points']:>9.2f} "
             f"{row['agreement']:>7.2%} {row['max_abs_diff']:>9.2g} {row['latency_ms']:>9.3f}  {len(row['ops'])} ops"
             + (f", io {row['io']}" if row["io"] != "float" else "")
+            + (f"; {row['note']}" if row.get("note") else "")
         )
     lines.append(f"saved_model/ serves the Keras outputs to max abs diff {report['saved_model']['max_abs_diff']:.2g}")
     return "\n".join(lines)

@@ -87,6 +87,13 @@ def recurrent_route(model, recurrent="fused", variant="float32"):
     return "fused" if recurrent == "fused" and variant != "float16" and fused_lstm.fusable(model) else "unrolled"
 
 
+def keeps_state(model, variant, recurrent="fused"):
+    """True if `convert` writes `variant` of `model` as a fused LSTM without the reset step: its state
+    carries from one call to the next, so an app must reset the interpreter's variables before each
+    input. int8 gives the LSTM input one scale, which the reset step's large input would take over."""
+    return variant == "int8" and recurrent_route(model, recurrent, variant) == "fused"
+
+
 def fixed_length(model, sequence_length=None):
     """The time steps a twin of `model` takes: its input's own length, else `sequence_length`.
 
@@ -229,8 +236,8 @@ def convert(
         model = float32_twin(model)
     route = recurrent_route(model, recurrent, variant)
     if route == "fused":
-        # int8 gives the LSTM input one scale, which the reset step's large input would take over.
-        model = fused_lstm.fused_twin(model, fixed_length(model, sequence_length), reset_step=variant != "int8")
+        reset_step = not keeps_state(model, variant, recurrent)
+        model = fused_lstm.fused_twin(model, fixed_length(model, sequence_length), reset_step=reset_step)
     elif route == "unrolled":
         model = unrolled_twin(model, sequence_length)
     if spec is not None:

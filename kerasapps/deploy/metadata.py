@@ -159,7 +159,7 @@ def with_metadata(content, described, files):
 
 
 def read_metadata(content, *, what="the file"):
-    """What a classifier's metadata says, as a dict: `name`, `kind` ("image" or "text"),
+    """What a classifier's metadata says, as a dict: `name`, `description`, `kind` ("image" or "text"),
     `labels`, and `size` (height, width) and `normalized` for images, or
     `delimiter` and `vocabulary` ({token: id}) for text.
 
@@ -183,7 +183,10 @@ def read_metadata(content, *, what="the file"):
     label_files = [f.name.decode() for f in output.associatedFiles or []]
     if not label_files or label_files[0] not in files:
         raise UserError(f"{what} has metadata but no labels file: export it again with `python -m kerasapps.export RUN`.")
-    facts = {"name": (metadata.name or b"").decode(), "labels": _lines(files[label_files[0]])}
+    facts = {
+        "name": (metadata.name or b"").decode(), "description": (metadata.description or b"").decode(),
+        "labels": _lines(files[label_files[0]]),
+    }
     tokenizers = [u.options for u in tensor.processUnits or [] if u.optionsType == metadata_fb.ProcessUnitOptions.RegexTokenizerOptions]
     if tokenizers:
         vocabulary = _lines(files[tokenizers[0].vocabFile[0].name.decode()])
