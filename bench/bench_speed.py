@@ -115,10 +115,6 @@ def main(argv=None):
     if args.worker:
         return worker(args.worker, args.experiment, args.overrides)
 
-    import pandas as pd
-
-    from kerasapps.training.run import library_versions
-
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as runs_dir:
@@ -134,6 +130,11 @@ def main(argv=None):
                 })  # fmt: skip
                 print(f"round {round_index + 1} {contender:16s} {images_per_s:9.1f} img/s  "
                       f"{accuracy:.2%}  {peak_mb:6.0f} MB  {wall:6.1f} s", flush=True)  # fmt: skip
+    # Imported only now: wait4's ru_maxrss counts the parent's memory at each fork (TensorFlow, 885 MB)
+    import pandas as pd
+
+    from kerasapps.training.run import library_versions
+
     frame = pd.DataFrame(rows)
     if "pytorch eager" in args.contenders:
         torch_speed = frame[frame.contender == "pytorch eager"].set_index("round").train_images_per_s

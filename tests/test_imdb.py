@@ -74,19 +74,17 @@ def test_imdb_dataset_on_shared_data(shared_archive, data_dir):
     assert "br" not in vocabulary  # the <br /> line breaks were cleaned
 
 
-
 def test_split_punctuation_gives_the_exported_tokenizers_ids_on_real_reviews(shared_archive):
     """Training's "lower_and_split_punctuation" and the exported file's regex tokenizer (its delimiter,
     its vocabulary's case and contraction forms) agree but for words in mixed case (McQueen, IMDb)."""
     from kerasapps.data.text_preprocessing import adapt_vocabulary
     from kerasapps.deploy.app_graph import TEXT_DELIMITER
-    from kerasapps.deploy.metadata import tokenize, vocabulary_lines
+    from kerasapps.deploy.metadata import tokenize, vocabulary_ids, vocabulary_lines
 
     texts = read_aclimdb(shared_archive)["test"][0][::50]  # 500 reviews of both classes
     spec = text_spec(sequence_length=3000, vocab_size=50000, standardize="lower_and_split_punctuation")
     vocabulary = adapt_vocabulary(texts, spec)
-    lines = (line.rsplit(" ", 1) for line in vocabulary_lines(vocabulary).split("\n")[:-1])
-    facts = {"delimiter": TEXT_DELIMITER, "vocabulary": {token: int(index) for token, index in lines}}
+    facts = {"delimiter": TEXT_DELIMITER, "vocabulary": vocabulary_ids(vocabulary_lines(vocabulary).encode())}
     ours, theirs = vectorize(texts, spec, vocabulary), tokenize(texts, facts, 3000)
     differ = ours != theirs
     assert differ.any(axis=1).mean() < 0.2  # 16% of the reviews hold a word in mixed case

@@ -189,15 +189,19 @@ def read_metadata(content, *, what="the file"):
     }
     tokenizers = [u.options for u in tensor.processUnits or [] if u.optionsType == metadata_fb.ProcessUnitOptions.RegexTokenizerOptions]
     if tokenizers:
-        vocabulary = _lines(files[tokenizers[0].vocabFile[0].name.decode()])
         facts.update(
             kind="text", delimiter=tokenizers[0].delimRegexPattern.decode(),
-            vocabulary={token: int(index) for token, index in (line.rsplit(" ", 1) for line in vocabulary)},
+            vocabulary=vocabulary_ids(files[tokenizers[0].vocabFile[0].name.decode()]),
         )
     else:
         shape = model.Subgraphs(0).Tensors(model.Subgraphs(0).Inputs(0)).ShapeAsNumpy()
         facts.update(kind="image", size=(int(shape[1]), int(shape[2])), normalized=bool(tensor.processUnits))
     return facts
+
+
+def vocabulary_ids(content):
+    """{token: id} of a regex tokenizer's vocabulary file (the bytes `vocabulary_lines` writes)."""
+    return {token: int(index) for token, index in (line.rsplit(" ", 1) for line in _lines(content))}
 
 
 def _lines(content):
