@@ -106,6 +106,15 @@ def test_images_of_other_sizes_are_resized_to_image_size(tmp_path):
     assert arrays["train"][0].shape == (5, 6, 5, 3)
 
 
+@pytest.mark.parametrize("kind", ["shift", "flip", "crop_flip"])
+def test_augmented_batches_keep_their_static_image_size(kind):
+    """Batch norm's fast path needs it (kerasapps.models.batch_norm): a lost size sent LeNet back to Keras's code."""
+    traced = tf.function(make_augment(kind, max_shift=2)).get_concrete_function(
+        tf.TensorSpec((None, 32, 32, 1)), tf.TensorSpec((None,), tf.int64)
+    )
+    assert traced.structured_outputs[0].shape.as_list() == [None, 32, 32, 1]
+
+
 def test_crop_flip_shifts_each_image_by_at_most_the_padding_and_may_flip():
     tf.random.set_seed(0)
     x = np.random.default_rng(1).normal(size=(64, 8, 8, 3)).astype(np.float32) + 10.0  # no zeros inside

@@ -76,7 +76,7 @@ def make_augment(kind, max_shift=4):
     shift, flip = kind in ("shift", "crop_flip"), kind in ("flip", "crop_flip")
 
     def augment(x, y):
-        n = tf.shape(x)[0]
+        n, shape = tf.shape(x)[0], x.shape
         if shift:
             shifts = tf.cast(tf.random.uniform([n, 2], -max_shift, max_shift + 1, dtype=tf.int32), tf.float32)
             ones, zeros = tf.ones([n, 1]), tf.zeros([n, 1])
@@ -90,6 +90,7 @@ def make_augment(kind, max_shift=4):
                 interpolation="NEAREST",
                 fill_mode="CONSTANT",
             )
+            x.set_shape(shape)  # the same size: a static shape lets batch norm take its fast path (models.batch_norm)
         if flip:
             x = tf.where(tf.random.uniform([n, 1, 1, 1]) < 0.5, tf.reverse(x, axis=[2]), x)
         return x, y

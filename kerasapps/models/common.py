@@ -47,6 +47,13 @@ def chain(x, layers):
     return x
 
 
+def batch_normalization(*, name, momentum=0.99):
+    """Keras's `BatchNormalization` layer, trained in fewer passes on TensorFlow (`models.batch_norm`)."""
+    from kerasapps.models.batch_norm import BatchNormalization  # a Keras subclass: loads Keras
+
+    return BatchNormalization(momentum=momentum, name=name)
+
+
 def conv_block(
     filters, kernel, *, name, activation="relu", batch_norm=False, strides=1, padding="valid", groups=1,
     use_bias=None, kernel_regularizer=None, bn_momentum=0.99,
@@ -66,7 +73,7 @@ def conv_block(
         )
     ]  # fmt: skip
     if batch_norm:
-        layers.append(keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn"))
+        layers.append(batch_normalization(momentum=bn_momentum, name=f"{name}_bn"))
     if activation:
         layers.append(keras.layers.Activation(activation, name=f"{name}_{activation}"))
     return layers

@@ -37,7 +37,15 @@ import functools
 
 from kerasapps.errors import UserError, check_choice, check_positive_number
 from kerasapps.lazy import keras
-from kerasapps.models.common import APIS, assemble, chain, conv_block, float32_output, kernel_regularizer
+from kerasapps.models.common import (
+    APIS,
+    assemble,
+    batch_normalization,
+    chain,
+    conv_block,
+    float32_output,
+    kernel_regularizer,
+)
 from kerasapps.registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
@@ -61,7 +69,7 @@ def _conv(filters, kernel, *, stride=1, bias, reg, name):
 
 
 def _bn_relu(*, name):
-    return [keras.layers.BatchNormalization(name=f"{name}_bn"), keras.layers.Activation("relu", name=f"{name}_relu")]
+    return [batch_normalization(name=f"{name}_bn"), keras.layers.Activation("relu", name=f"{name}_relu")]
 
 
 def _conv_bn(filters, kernel, *, stride=1, relu=True, bias, reg, name):

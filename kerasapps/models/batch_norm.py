@@ -1,0 +1,107 @@
+"""Keras's `BatchNormalization`, trained in fewer and wider passes on TensorFlow.
+
+Keras 3 computes a training step's batch norm as a chain of small TensorFlow ops
+(moments, then `tf.nn.batch_normalization`, and their automatic gradients: Mean,
+SquaredDifference, Tile, Mul, Sub, Sum...). Each reduces or broadcasts over a last
+axis of C channels, and Eigen does that slowly when C is small: LeNet's C1 has 6.
+Profiled on a 2-core AVX2 CPU (bench/profile_step.py), batch norm took about 40% of
+LeNet's op time per batch of 128, more than its three convolutions forward; oneDNN's
+fused batch norm was slower still (docs/performance.md).
+
+This layer is the same layer (same arguments, weights, config and results, tested
+against Keras's) with one change: in a TensorFlow training step it views the
+(batch, H, W, C) tensor as rows of k pixels x C channels, k a divisor of H*W with
+k*C up to 128, so every reduction and broadcast runs over a wide last axis, and
+it writes the gradient by hand (the textbook batch norm backward pass: two sums,
+then one expression). Inference, other backends, masks, mixed precision and
+the options the fast path does not cover (renorm, synchronized, another axis) run
+Keras's own code, as does everything when the environment sets
+KERASAPPS_FAST_BATCH_NORM=0 (for an A/B measurement, or to rule this layer out).
+
+It keeps the name `BatchNormalization`, so summaries and the PyTorch twins read it
+as Keras's; saved models record it as `kerasapps>BatchNormalization`, which loads
+wherever `kerasapps.models` is imported. A subclass of a Keras layer needs Keras
+itself, so `kerasapps.models` imports this module when Keras loads.
+"""
+
+import os
+
+from kerasapps.lazy import keras, tf
+
+WIDE = 128  # the widest row the fast path makes: k pixels x C channels <= WIDE
+
+
+def pixels_per_row(pixels, channels):
+    """The largest divisor k of `pixels` with k * `channels` <= WIDE (1 if none)."""
+    return max((k for k in range(1, pixels + 1) if pixels % k == 0 and k * channels <= WIDE), default=1)
+
+
+@keras.saving.register_keras_serializable(package="kerasapps")
+class BatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` with a faster TensorFlow training step (module docstring)."""
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable and self._fast_path_applies(inputs, mask)):
+            return super().call(inputs, training=training, mask=mask)
+        outputs, mean, variance = self._normalize_batch(inputs)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return outputs
+
+    def _fast_path_applies(self, inputs, mask):
+        return (
+            os.environ.get("KERASAPPS_FAST_BATCH_NORM", "1") != "0"
+            and keras.backend.backend() == "tensorflow"
+            and mask is None
+            and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+            and self.compute_dtype == "float32"
+            and self.center
+            and self.scale
+            and not self.renorm
+            and not self.synchronized
+            and self.axis in (-1, len(inputs.shape) - 1)
+            and None not in inputs.shape[1:]
+        )
+
+    def _normalize_batch(self, inputs):
+        """Normalize `inputs` by its own batch statistics. Returns (outputs, mean, variance)."""
+        channels = inputs.shape[-1]
+        pixels = 1
+        for size in inputs.shape[1:-1]:
+            pixels *= size
+        k = pixels_per_row(pixels, channels)
+        epsilon = self.epsilon
+
+        def widen(per_channel):  # (C,) -> (k*C,): one value per column of a row
+            return tf.tile(per_channel, [k])
+
+        def per_channel_sum(rows):  # (n, k*C) -> (C,)
+            return tf.reduce_sum(tf.reshape(tf.reduce_sum(rows, 0), [k, channels]), 0)
+
+        @tf.custom_gradient
+        def normalize(x, gamma, beta):
+            rows = tf.reshape(x, [-1, k * channels])
+            count = tf.cast(tf.shape(rows)[0] * k, x.dtype)
+            mean = per_channel_sum(rows) / count
+            centered = rows - widen(mean)
+            variance = per_channel_sum(tf.square(centered)) / count  # two passes, as Keras: no cancellation
+            inv_std = tf.math.rsqrt(variance + epsilon)
+            scale = gamma * inv_std
+            outputs = tf.reshape(centered * widen(scale) + widen(beta), tf.shape(x))
+
+            def gradient(d_outputs, _d_mean, _d_variance):  # mean and variance leave as constants
+                with tf.name_scope(f"{self.name}_gradient"):  # a name in profiles (bench/profile_step.py)
+                    d_rows = tf.reshape(d_outputs, [-1, k * channels])
+                    d_beta = per_channel_sum(d_rows)
+                    d_gamma = per_channel_sum(d_rows * centered) * inv_std  # sum of dy * x_hat
+                    d_rows = (
+                        d_rows * widen(scale)
+                        - centered * widen(scale * inv_std * d_gamma / count)
+                        - widen(scale * d_beta / count)
+                    )
+                    return tf.reshape(d_rows, tf.shape(x)), d_gamma, d_beta
+
+            return (outputs, mean, variance), gradient
+
+        outputs, mean, variance = normalize(inputs, tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta))
+        return outputs, tf.stop_gradient(mean), tf.stop_gradient(variance)
