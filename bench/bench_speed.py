@@ -16,9 +16,15 @@ alternates from round to round (so a slow spell of the machine hits all of them)
   epochs and data split (`kerasapps.compare.torch_side.train_native`); images/s
   over its whole loop (no validation: the easier target);
 - "keras model.fit": the tutorial script, the same Keras model compiled with Keras's
-  defaults (one batch per call, float32) and `model.fit(x, y)` on NumPy arrays.
+  defaults (one batch per call, float32, Keras's own batch norm) and `model.fit(x, y)`
+  on NumPy arrays;
+- "kerasapps.train, keras bn" (only when asked for with --contenders): our run with
+  Keras's own batch norm code (KERASAPPS_FAST_BATCH_NORM=0, `kerasapps.models.batch_norm`),
+  the A/B measurement of that layer.
 
-Peak memory is each process's maximum resident set (`os.wait4`). Writes one row
+Peak memory is each process's maximum resident set (`os.wait4`). On a virtual
+machine, "steal_s" is the CPU time the host took from this machine's cores while the
+contender ran (/proc/stat): a row with much of it ran in a slow spell. Writes one row
 per contender and round to bench/results/speed.csv, with `vs_pytorch` (images/s
 over the round's PyTorch images/s), and prints the medians. Run it alone on the
 machine: two cores are easily shared.
@@ -36,9 +42,11 @@ import time
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "speed.csv"
 CONTENDERS = ("kerasapps.train", "pytorch eager", "keras model.fit")
+OPTIONAL = ("kerasapps.train, keras bn",)
 # The contenders start from the user's environment, before importing kerasapps here
 # sets TF_ENABLE_ONEDNN_OPTS (kerasapps.lazy) in this process's.
 USER_ENVIRONMENT = dict(os.environ)
+KERAS_BATCH_NORM = {**USER_ENVIRONMENT, "KERASAPPS_FAST_BATCH_NORM": "0"}
 
 
 # --- the contenders, each run as `bench_speed.py --worker CONTENDER ...` in its own process ---
@@ -75,28 +83,40 @@ def worker(contender, experiment, overrides):
     print(json.dumps({"images_per_s": images_per_s, "test_accuracy": accuracy}))
 
 
+def stolen_seconds():
+    """CPU seconds the hypervisor has taken from this machine's cores since boot (0 where not reported)."""
+    try:
+        fields = pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_contender(contender, experiment, overrides, runs_dir):
-    """Run one contender in a fresh process; returns (images/s, test accuracy, peak MB, wall s)."""
+    """Run one contender in a fresh process; returns (images/s, test accuracy, peak MB, wall s, stolen s)."""
     sets = [arg for override in overrides for arg in ("--set", override)]
-    if contender == "kerasapps.train":
+    ours = contender.startswith("kerasapps.train")
+    if ours:
         command = [sys.executable, "-m", "kerasapps.train", experiment, "--runs-dir", runs_dir, *sets]
     else:
         command = [sys.executable, __file__, "--worker", contender, experiment, *sets]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENVIRONMENT)
+    keras_batch_norm = contender in ("keras model.fit", "kerasapps.train, keras bn")
+    start, stolen = time.perf_counter(), stolen_seconds()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=KERAS_BATCH_NORM if keras_batch_norm else USER_ENVIRONMENT)
     _, status, usage = os.wait4(process.pid, 0)  # the child's own peak memory, not the largest child's so far
-    wall = time.perf_counter() - start
+    wall, stolen = time.perf_counter() - start, stolen_seconds() - stolen
     out, err = process.stdout.read(), process.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{contender} failed:\n{err[-3000:]}")
-    if contender == "kerasapps.train":
+    if ours:
         metrics_file = max(pathlib.Path(runs_dir).glob(f"{experiment}/*/metrics.json"), key=os.path.getmtime)
         metrics = json.loads(metrics_file.read_text())
         images_per_s, accuracy = metrics["train_examples_per_s"], metrics["test_accuracy"]
     else:
         result = json.loads(out.strip().splitlines()[-1])
         images_per_s, accuracy = result["images_per_s"], result["test_accuracy"]
-    return images_per_s, accuracy, usage.ru_maxrss / 1024, wall
+    return images_per_s, accuracy, usage.ru_maxrss / 1024, wall, stolen
 
 
 # --- rounds, CSV and summary ---------------------------------------------------------
@@ -108,8 +128,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every contender (default: 3)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every contender, e.g. train.epochs=2 for a quick check")
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS, metavar="NAME",
-                        help=f"which to run (default: all of {', '.join(CONTENDERS)})")
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS + OPTIONAL, metavar="NAME",
+                        help=f"which to run (default: {', '.join(CONTENDERS)}; also: {', '.join(OPTIONAL)})")
     parser.add_argument("--worker", choices=CONTENDERS[1:], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -121,15 +141,15 @@ def main(argv=None):
         for round_index in range(args.rounds):
             order = args.contenders if round_index % 2 == 0 else args.contenders[::-1]
             for contender in order:
-                images_per_s, accuracy, peak_mb, wall = run_contender(contender, args.experiment, args.overrides, runs_dir)
+                images_per_s, accuracy, peak_mb, wall, stolen = run_contender(contender, args.experiment, args.overrides, runs_dir)
                 rows.append({
                     "date": stamp, "experiment": args.experiment, "overrides": " ".join(args.overrides),
                     "round": round_index + 1, "contender": contender, "train_images_per_s": round(images_per_s, 1),
                     "test_accuracy": round(float(accuracy), 4), "peak_memory_mb": round(peak_mb),
-                    "process_wall_s": round(wall, 1),
+                    "process_wall_s": round(wall, 1), "steal_s": round(stolen, 1),
                 })  # fmt: skip
                 print(f"round {round_index + 1} {contender:16s} {images_per_s:9.1f} img/s  "
-                      f"{accuracy:.2%}  {peak_mb:6.0f} MB  {wall:6.1f} s", flush=True)  # fmt: skip
+                      f"{accuracy:.2%}  {peak_mb:6.0f} MB  {wall:6.1f} s  (steal {stolen:.1f} s)", flush=True)  # fmt: skip
     # Imported only now: wait4's ru_maxrss counts the parent's memory at each fork (TensorFlow, 885 MB)
     import pandas as pd
 
@@ -142,7 +162,8 @@ def main(argv=None):
     versions = library_versions()
     frame["machine"], frame["tensorflow"] = versions["machine"], versions["tensorflow"]
     RESULTS.parent.mkdir(exist_ok=True)
-    frame.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+    earlier = pd.read_csv(RESULTS) if RESULTS.exists() else None  # its rows may lack this run's newer columns
+    pd.concat([earlier, frame], ignore_index=True).to_csv(RESULTS, index=False)
     columns = ["train_images_per_s", "test_accuracy", "peak_memory_mb"] + (["vs_pytorch"] * ("vs_pytorch" in frame))
     print(f"\nmedians over {args.rounds} rounds:")
     print(frame.groupby("contender", sort=False)[columns].median().to_string())

@@ -3,7 +3,8 @@
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_where_time_goes.py --repeats 3
 
 For each setting (float32 or bfloat16 compute, `steps_per_execution` 1 or the
-config's) it times, on the experiment's real training split, in seconds per epoch:
+config's, and with --batch-norms the batch norm code: "fast", `kerasapps.models.batch_norm`,
+or "keras", Keras's own) it times, on the experiment's real training split, in seconds per epoch:
 
 - "input": the tf.data pipeline alone (every batch of an epoch gathered, nothing trained);
 - "steps": the training steps alone, on one batch held in memory and repeated;
@@ -14,13 +15,16 @@ config's) it times, on the experiment's real training split, in seconds per epoc
 If "fit" is about "steps" + "validation", the input pipeline is hidden behind the
 steps and speed must come from the step itself. The settings run interleaved,
 `--repeats` times; the CSV (bench/results/where_time_goes.csv) has every
-repeat and the summary prints medians. Run it alone on the machine.
+repeat and the summary prints medians. "steps" and "fit" also get the process's CPU
+seconds (both cores counted), which a noisy virtual machine disturbs less than the
+wall clock. Run it alone on the machine.
 """
 
 import argparse
 import copy
 import datetime
 import itertools
+import os
 import pathlib
 import sys
 import time
@@ -37,11 +41,14 @@ def epoch_timer_class():
             super().__init__()
             self.seconds = []
 
+            self.cpu_seconds = []
+
         def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):  # Keras calls it after the validation pass
             self.seconds.append(time.perf_counter() - self.start)
+            self.cpu_seconds.append(time.process_time() - self.cpu_start)
 
     return EpochTimer
 
@@ -70,13 +77,14 @@ def time_epoch(config, dataset, train, validation):
     one_batch = tf.data.Dataset.from_tensors((x[:batch], y[:batch]))
     model.fit(one_batch.repeat(config.train.steps_per_execution), epochs=1, verbose=0)  # traced for this input
     one_batch = one_batch.repeat(steps)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.fit(one_batch, epochs=1, verbose=0)
     seconds["steps"] = time.perf_counter() - start
+    seconds["steps_cpu"] = time.process_time() - cpu_start
 
     timer = EpochTimer()
     fit(model, config, train, validation, augment=dataset.augment, epochs=2, callbacks=[timer], verbose=0)
-    seconds["fit"] = timer.seconds[-1]
+    seconds["fit"], seconds["fit_cpu"] = timer.seconds[-1], timer.cpu_seconds[-1]
 
     start = time.perf_counter()
     model.evaluate(make_pipeline(x_val, y_val, batch_size=batch), verbose=0)
@@ -92,6 +100,8 @@ def main(argv=None):
                         help="config override for every setting")
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"],
                         help="compute dtypes to time (default: both; bfloat16 is slow on CPUs without AVX512_BF16)")
+    parser.add_argument("--batch-norms", nargs="+", default=["fast"], choices=["fast", "keras"],
+                        help="batch norm code to time: ours (fast, the default) and/or Keras's own (keras)")
     args = parser.parse_args(argv)
 
     import pandas as pd
@@ -105,14 +115,15 @@ def main(argv=None):
     base = load_config(args.experiment, overrides=args.overrides)
     dataset, train, validation = load_experiment_data(base, log=lambda _: None)
     mixed_settings = [precision == "bfloat16" for precision in args.precisions]
-    settings = list(itertools.product(mixed_settings, sorted({1, base.train.steps_per_execution})))
+    settings = list(itertools.product(mixed_settings, sorted({1, base.train.steps_per_execution}), args.batch_norms))
     stamp, rows = datetime.datetime.now().isoformat(timespec="seconds"), []
     for repeat in range(args.repeats):
-        for mixed, steps_per_execution in settings if repeat % 2 == 0 else settings[::-1]:
+        for mixed, steps_per_execution, batch_norm in settings if repeat % 2 == 0 else settings[::-1]:
+            os.environ["KERASAPPS_FAST_BATCH_NORM"] = "1" if batch_norm == "fast" else "0"  # read when a step is traced
             config = copy.deepcopy(base)
             config.train.mixed_precision, config.train.steps_per_execution = mixed, steps_per_execution
             seconds = time_epoch(config, dataset, train, validation)
-            setting = f"{'bfloat16' if mixed else 'float32'}, steps_per_execution={steps_per_execution}"
+            setting = f"{'bfloat16' if mixed else 'float32'}, steps_per_execution={steps_per_execution}, {batch_norm} bn"
             rows.append({"date": stamp, "experiment": args.experiment, "repeat": repeat + 1, "setting": setting,
                          **{f"{k}_s": round(v, 3) for k, v in seconds.items()}})  # fmt: skip
             print(f"repeat {repeat + 1}  {setting:36s}  " + "  ".join(f"{k} {v:5.2f} s" for k, v in seconds.items()),
@@ -120,9 +131,10 @@ def main(argv=None):
     frame = pd.DataFrame(rows)
     frame["machine"] = library_versions()["machine"]
     RESULTS.parent.mkdir(exist_ok=True)
-    frame.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+    earlier = pd.read_csv(RESULTS) if RESULTS.exists() else None  # its rows may lack this run's newer columns
+    pd.concat([earlier, frame], ignore_index=True).to_csv(RESULTS, index=False)
     print(f"\nmedian seconds per epoch over {args.repeats} repeats:")
-    print(frame.groupby("setting", sort=False)[["input_s", "steps_s", "fit_s", "validation_s"]].median().to_string())
+    print(frame.groupby("setting", sort=False)[[f"{k}_s" for k in seconds]].median().to_string())
     print(f"appended to {RESULTS}")
     return 0
 
