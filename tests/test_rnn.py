@@ -73,11 +73,13 @@ def test_dropout_options_reach_the_cells_and_head():
     assert "Dropout" not in _kinds(build_rnn(**SMALL))
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "bilstm", "stacked_lstm"])
-def test_padding_is_masked(name):
+@pytest.mark.parametrize(
+    "name, args", [("lstm", {}), ("gru", {}), ("bilstm", {}), ("stacked_lstm", {}), ("lstm", {"pooling": "mean"})]
+)
+def test_padding_is_masked(name, args):
     """A review and the same review followed by padding give the same output."""
     keras.utils.set_random_seed(1)
-    model = build_model(name, **SMALL)  # sequence_length=None: any length
+    model = build_model(name, **args, **SMALL)  # sequence_length=None: any length
     review = np.array([[7, 3, 12, 40, 5]], dtype="int32")
     padded = np.concatenate([review, np.zeros((1, 9), "int32")], axis=1)
     np.testing.assert_allclose(model(review), model(padded), rtol=1e-5, atol=1e-6)

@@ -119,9 +119,12 @@ class LSTMClassifier(nn.Module):
     """
 
     def __init__(
-        self, *, vocab_size=20000, embedding_dim=128, units=128, dropout=0.0, dense_units=64, dense_dropout=0.0
-    ):
+        self, *, vocab_size=20000, embedding_dim=128, units=128, dropout=0.0, pooling="last", dense_units=64,
+        dense_dropout=0.0,
+    ):  # fmt: skip
         super().__init__()
+        if pooling != "last":  # ("pooling" is also LeNet's: it cannot sit in build_twin's REQUIRED)
+            raise UserError(f"The PyTorch twin of an LSTM reads its last output; model.args.pooling={pooling!r} has none.")
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         self.input_dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(embedding_dim, units, batch_first=True)

@@ -23,6 +23,7 @@ from kerasapps.models.common import assemble
 from kerasapps.registry import register_model
 
 CELLS = ("lstm", "gru", "simplernn")
+POOLINGS = ("last", "mean")
 
 # --- builder ----------------------------------------------------------------------
 
@@ -38,6 +39,7 @@ def build_rnn(
     bidirectional=False,
     dropout=0.0,
     recurrent_dropout=0.0,
+    pooling="last",
     dense_units=64,
     dense_dropout=0.0,
     tbptt_steps=None,
@@ -56,6 +58,8 @@ def build_rnn(
         bidirectional: wrap each recurrent layer in `Bidirectional` (concatenated).
         dropout: dropout rate on each recurrent layer's inputs.
         recurrent_dropout: dropout rate on the recurrent state (no cuDNN kernel if > 0).
+        pooling: what the head reads from the last recurrent layer: "last", its final output (the
+            notes' model), or "mean", the average of its outputs over the review's unpadded steps.
         dense_units: width of the ReLU layer before the output (0 = none).
         dense_dropout: dropout rate before the ReLU layer (0 = none).
         tbptt_steps: truncated backpropagation through time: each recurrent layer runs over windows of
@@ -72,6 +76,7 @@ def build_rnn(
             `sequence_length` shorter than it, or with a bidirectional layer.
     """
     check_choice("cell", cell, CELLS)
+    check_choice("pooling", pooling, POOLINGS)
     for key, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("units", units), ("num_layers", num_layers)):
         check_at_least(f"model.args.{key}", value)
     if tbptt_steps is not None:
@@ -82,7 +87,7 @@ def build_rnn(
         label = f"{cell}_{i + 1}" if num_layers > 1 else cell
         recurrent = Cell(
             units,
-            return_sequences=i < num_layers - 1,
+            return_sequences=i < num_layers - 1 or pooling != "last",
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             name=label,
@@ -94,6 +99,8 @@ def build_rnn(
 
             recurrent = TruncatedBPTT(recurrent, tbptt_steps, name=f"tbptt_{label}")
         layers.append(recurrent)
+    if pooling == "mean":
+        layers.append(keras.layers.GlobalAveragePooling1D(name="mean_over_time"))  # honours the padding mask
     if dense_dropout:
         layers.append(keras.layers.Dropout(dense_dropout, name="dense_dropout"))
     if dense_units:
