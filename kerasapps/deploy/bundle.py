@@ -274,12 +274,12 @@ def _describer(experiment, model, info, spec):
     classes = ", ".join(info.class_names[:10]) + (", ..." if len(info.class_names) > 10 else "")
     if reads_text(spec):
         description = f"{model.name} trained on {info.name}: a text in, the probability of each class ({classes}) out."
-        return lambda io, note="": metadata.describe_text_classifier(
+        return lambda io, note: metadata.describe_text_classifier(
             name=experiment, description=_with_note(description, note), delimiter=TEXT_DELIMITER
         )
     height, width = spec["size"]
     description = f"{model.name} trained on {info.name}: an RGB image {height}x{width} in, the probability of each class ({classes}) out."
-    return lambda io, note="": metadata.describe_image_classifier(
+    return lambda io, note: metadata.describe_image_classifier(
         name=experiment, description=_with_note(description, note), size=spec["size"], io=io
     )
 

@@ -24,6 +24,7 @@ wherever `kerasapps.models` is imported. A subclass of a Keras layer needs Keras
 itself, so `kerasapps.models` imports this module when Keras loads.
 """
 
+import math
 import os
 
 from kerasapps.lazy import keras, tf
@@ -33,7 +34,7 @@ WIDE = 128  # the widest row the fast path makes: k pixels x C channels <= WIDE
 
 def pixels_per_row(pixels, channels):
     """The largest divisor k of `pixels` with k * `channels` <= WIDE (1 if none)."""
-    return max((k for k in range(1, pixels + 1) if pixels % k == 0 and k * channels <= WIDE), default=1)
+    return max((k for k in range(1, WIDE // channels + 1) if pixels % k == 0), default=1)
 
 
 @keras.saving.register_keras_serializable(package="kerasapps")
@@ -66,10 +67,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def _normalize_batch(self, inputs):
         """Normalize `inputs` by its own batch statistics. Returns (outputs, mean, variance)."""
         channels = inputs.shape[-1]
-        pixels = 1
-        for size in inputs.shape[1:-1]:
-            pixels *= size
-        k = pixels_per_row(pixels, channels)
+        k = pixels_per_row(math.prod(inputs.shape[1:-1]), channels)
         epsilon = self.epsilon
 
         def widen(per_channel):  # (C,) -> (k*C,): one value per column of a row
