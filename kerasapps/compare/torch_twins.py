@@ -213,12 +213,13 @@ class ResNetCifar(nn.Module):
 TWINS = {"lenet": LeNet5, "rnn": LSTMClassifier, "resnet": ResNetCifar}
 # Keras builder arguments with no bearing on the PyTorch module (weight decay goes to the optimizer).
 IGNORED = {"api", "name", "sequence_length", "weight_decay", "cell", "num_layers", "bidirectional",
-           "recurrent_dropout", "block", "stem", "shortcut", "version", "conv_bias", "width", "tbptt_steps"}  # fmt: skip
+           "recurrent_dropout", "block", "stem", "shortcut", "version", "conv_bias", "width", "tbptt_steps",
+           "embedding_dropout"}  # fmt: skip
 # What the twins cover: the experiments' own settings (anything else has no twin yet).
 REQUIRED = {
     "cell": "lstm", "num_layers": 1, "bidirectional": False, "recurrent_dropout": 0.0,
     "block": "basic", "stem": "cifar", "shortcut": "identity", "version": 1, "conv_bias": False, "width": 1.0,
-    "tbptt_steps": None,
+    "tbptt_steps": None, "embedding_dropout": 0.0,
 }  # fmt: skip
 
 

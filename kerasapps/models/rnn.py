@@ -23,7 +23,7 @@ from kerasapps.models.common import assemble
 from kerasapps.registry import register_model
 
 CELLS = ("lstm", "gru", "simplernn")
-POOLINGS = ("last", "mean")
+POOLINGS = ("last", "mean", "max")
 
 # --- builder ----------------------------------------------------------------------
 
@@ -33,6 +33,7 @@ def build_rnn(
     vocab_size=20000,
     sequence_length=None,
     embedding_dim=128,
+    embedding_dropout=0.0,
     cell="lstm",
     units=128,
     num_layers=1,
@@ -52,6 +53,8 @@ def build_rnn(
         vocab_size: number of token ids (0 = padding, masked).
         sequence_length: ids per example; None accepts any length.
         embedding_dim: width of the word vectors.
+        embedding_dropout: rate at which whole word-vector dimensions are dropped, the same ones at
+            every step of a review (`SpatialDropout1D`; 0 = none).
         cell: "lstm", "gru" or "simplernn" (h_t = tanh(W x_t + U h_t-1 + b): the notes' plain RNN).
         units: state size of each recurrent layer (per direction).
         num_layers: recurrent layers stacked; all but the last return sequences.
@@ -59,7 +62,8 @@ def build_rnn(
         dropout: dropout rate on each recurrent layer's inputs.
         recurrent_dropout: dropout rate on the recurrent state (no cuDNN kernel if > 0).
         pooling: what the head reads from the last recurrent layer: "last", its final output (the
-            notes' model), or "mean", the average of its outputs over the review's unpadded steps.
+            notes' model), "mean", the average of its outputs over the review's unpadded steps, or
+            "max", each output's largest value over those steps.
         dense_units: width of the ReLU layer before the output (0 = none).
         dense_dropout: dropout rate before the ReLU layer (0 = none).
         tbptt_steps: truncated backpropagation through time: each recurrent layer runs over windows of
@@ -83,6 +87,8 @@ def build_rnn(
         check_truncation(tbptt_steps, sequence_length, bidirectional)
     Cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simplernn": keras.layers.SimpleRNN}[cell]
     layers = [keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")]
+    if embedding_dropout:
+        layers.append(keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout"))
     for i in range(num_layers):
         label = f"{cell}_{i + 1}" if num_layers > 1 else cell
         recurrent = Cell(
@@ -101,6 +107,10 @@ def build_rnn(
         layers.append(recurrent)
     if pooling == "mean":
         layers.append(keras.layers.GlobalAveragePooling1D(name="mean_over_time"))  # honours the padding mask
+    elif pooling == "max":
+        from kerasapps.models.masked_pooling import MaskedGlobalMaxPooling1D  # a Keras subclass: loads Keras
+
+        layers.append(MaskedGlobalMaxPooling1D(name="max_over_time"))
     if dense_dropout:
         layers.append(keras.layers.Dropout(dense_dropout, name="dense_dropout"))
     if dense_units:
