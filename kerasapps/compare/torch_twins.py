@@ -31,9 +31,12 @@ match so that equal weights give equal outputs: batch-norm epsilon and momentum
 (Keras's 1e-3 and 0.99, PyTorch's `momentum=0.01`), and TensorFlow's "same"
 padding of a stride-2 convolution on an even size, which pads the bottom and
 right only (`nn.Conv2d(padding=1)` would pad both sides and shift the grid).
+Made to match so that both sides do the same work: LeNet-5's C5, whose kernel covers
+S4's whole map, is one matrix product on both (`models.full_map_conv`, `FullMapConv2d`).
 """
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -57,6 +60,20 @@ def keras_batch_norm(channels, keras_momentum=0.99):
 # --- LeNet-5 ----------------------------------------------------------------------
 
 
+class FullMapConv2d(nn.Conv2d):
+    """nn.Conv2d computed as `F.linear` where its kernel covers the whole input map, as
+    `kerasapps.models.full_map_conv.Conv2D` is on the Keras side (the same weights and results;
+    KERASAPPS_FULL_MAP_CONV=0 turns both off)."""
+
+    def forward(self, x):
+        covers = tuple(x.shape[-2:]) == self.kernel_size and self.padding == (0, 0) and self.stride == (1, 1)
+        if not covers or os.environ.get("KERASAPPS_FULL_MAP_CONV", "1") == "0":
+            return super().forward(x)
+        flat = F.linear(x.flatten(1), self.weight.flatten(1), self.bias)  # both in (C, kh, kw) order
+        return flat.view(-1, self.out_channels, 1, 1)
+
+
+
 class LeNet5(nn.Module):
     """LeNet-5 as `kerasapps.models.lenet.build_lenet` builds it; with `batch_norm`, each
     convolution has no bias and is followed by `<name>_bn`, as `models.common.conv_block` does."""
@@ -78,7 +95,7 @@ class LeNet5(nn.Module):
         )  # noqa: E731
         maps = (c3_filters, side(height), side(width))
         if c5 == "conv":
-            self.C5 = self._conv("C5", c3_filters, c5_units, kernel_size, batch_norm)
+            self.C5 = self._conv("C5", c3_filters, c5_units, kernel_size, batch_norm, Conv=FullMapConv2d)
         else:
             self.C5 = nn.Linear(math.prod(maps), c5_units)
             self.C5.keras_input_maps = maps  # copy_keras_weights reorders its rows
@@ -87,11 +104,11 @@ class LeNet5(nn.Module):
         self.act, self.pool, self.dropout = ACTIVATIONS[activation](), Pool(2), nn.Dropout(dropout)
         self.c5_is_conv = c5 == "conv"
 
-    def _conv(self, name, inputs, filters, kernel_size, batch_norm):
+    def _conv(self, name, inputs, filters, kernel_size, batch_norm, Conv=nn.Conv2d):
         """A convolution and, with `batch_norm`, its `<name>_bn` module (the forward pass applies both)."""
         if batch_norm:
             setattr(self, f"{name}_bn", keras_batch_norm(filters, LENET_BN_MOMENTUM))
-        return nn.Conv2d(inputs, filters, kernel_size, bias=not batch_norm)
+        return Conv(inputs, filters, kernel_size, bias=not batch_norm)
 
     def _conv_act(self, name, x):
         x = getattr(self, name)(x)

@@ -56,17 +56,23 @@ def batch_normalization(*, name, momentum=0.99):
 
 def conv_block(
     filters, kernel, *, name, activation="relu", batch_norm=False, strides=1, padding="valid", groups=1,
-    use_bias=None, kernel_regularizer=None, bn_momentum=0.99,
+    use_bias=None, kernel_regularizer=None, bn_momentum=0.99, full_map=False,
 ):  # fmt: skip
     """The layers of one convolution: Conv2D, BatchNormalization if `batch_norm`, then `activation`.
 
     Layers are named `name`, `name_bn` and `name_<activation>`. The convolution
     has no bias before batch norm (its shift would cancel it) unless `use_bias`
     says otherwise; `activation=None` leaves the activation out. `bn_momentum` is Keras's
-    (the moving statistics keep that much of their value at each step).
+    (the moving statistics keep that much of their value at each step). `full_map`: the
+    kernel is meant to cover the whole input map (LeNet-5's C5), so the convolution is
+    computed as a matrix product there (`models.full_map_conv`).
     """
+    if full_map:
+        from kerasapps.models.full_map_conv import Conv2D  # a Keras subclass: loads Keras
+    else:
+        Conv2D = keras.layers.Conv2D
     layers = [
-        keras.layers.Conv2D(
+        Conv2D(
             filters, kernel, strides=strides, padding=padding, groups=groups,
             use_bias=not batch_norm if use_bias is None else use_bias,
             kernel_regularizer=kernel_regularizer, name=name,

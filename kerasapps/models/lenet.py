@@ -75,10 +75,11 @@ def build_lenet(
     check_choice("c5", c5, ("conv", "dense"))
     Pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
 
-    def conv(label, filters):
+    def conv(label, filters, full_map=False):
         return conv_block(
-            filters, kernel_size, name=label, activation=activation, batch_norm=batch_norm, bn_momentum=BN_MOMENTUM
-        )
+            filters, kernel_size, name=label, activation=activation, batch_norm=batch_norm, bn_momentum=BN_MOMENTUM,
+            full_map=full_map,
+        )  # fmt: skip
 
     layers = [
         *conv("C1", c1_filters),
@@ -87,7 +88,7 @@ def build_lenet(
         Pool(2, name="S4"),
     ]
     if c5 == "conv":
-        layers += [*conv("C5", c5_units), keras.layers.Flatten(name="flatten")]
+        layers += [*conv("C5", c5_units, full_map=True), keras.layers.Flatten(name="flatten")]
     else:
         layers += [
             keras.layers.Flatten(name="flatten"),
