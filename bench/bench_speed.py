@@ -16,11 +16,14 @@ alternates from round to round (so a slow spell of the machine hits all of them)
   epochs and data split (`kerasapps.compare.torch_side.train_native`); images/s
   over its whole loop (no validation: the easier target);
 - "keras model.fit": the tutorial script, the same Keras model compiled with Keras's
-  defaults (one batch per call, float32, Keras's own batch norm) and `model.fit(x, y)`
-  on NumPy arrays;
-- "kerasapps.train, keras bn" (only when asked for with --contenders): our run with
-  Keras's own batch norm code (KERASAPPS_FAST_BATCH_NORM=0, `kerasapps.models.batch_norm`),
-  the A/B measurement of that layer.
+  defaults (one batch per call, float32, Keras's own batch norm and convolutions) and
+  `model.fit(x, y)` on NumPy arrays;
+- A/B variants of our run, only when asked for with --contenders: "kerasapps.train, keras bn"
+  with Keras's own batch norm code (KERASAPPS_FAST_BATCH_NORM=0, `kerasapps.models.batch_norm`);
+  "kerasapps.train, keras conv" with C5 run as Keras's convolution (KERASAPPS_FULL_MAP_CONV=0,
+  `kerasapps.models.full_map_conv`); "kerasapps.train, 1 inter-op thread" with
+  TF_NUM_INTEROP_THREADS=1 (TensorFlow runs one op at a time, each on every core); and
+  "pytorch eager, conv C5", the twin with C5 run as nn.Conv2d (`FullMapConv2d` off).
 
 Peak memory is each process's maximum resident set (`os.wait4`). On a virtual
 machine, "steal_s" is the CPU time the host took from this machine's cores while the
@@ -42,11 +45,18 @@ import time
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "speed.csv"
 CONTENDERS = ("kerasapps.train", "pytorch eager", "keras model.fit")
-OPTIONAL = ("kerasapps.train, keras bn",)
+# Each contender's environment over the user's: what a tutorial runs, or what an A/B variant changes.
+ENVIRONMENTS = {
+    "keras model.fit": {"KERASAPPS_FAST_BATCH_NORM": "0", "KERASAPPS_FULL_MAP_CONV": "0"},  # Keras's own layers
+    "kerasapps.train, keras bn": {"KERASAPPS_FAST_BATCH_NORM": "0"},
+    "kerasapps.train, keras conv": {"KERASAPPS_FULL_MAP_CONV": "0"},
+    "kerasapps.train, 1 inter-op thread": {"TF_NUM_INTEROP_THREADS": "1"},
+    "pytorch eager, conv C5": {"KERASAPPS_FULL_MAP_CONV": "0"},
+}
+OPTIONAL = tuple(name for name in ENVIRONMENTS if name != "keras model.fit")
 # The contenders start from the user's environment, before importing kerasapps here
 # sets TF_ENABLE_ONEDNN_OPTS (kerasapps.lazy) in this process's.
 USER_ENVIRONMENT = dict(os.environ)
-KERAS_BATCH_NORM = {**USER_ENVIRONMENT, "KERASAPPS_FAST_BATCH_NORM": "0"}
 
 
 # --- the contenders, each run as `bench_speed.py --worker CONTENDER ...` in its own process ---
@@ -62,7 +72,7 @@ def worker(contender, experiment, overrides):
 
     config = load_config(experiment, overrides=overrides)
     dataset, (x, y), (x_val, y_val) = load_experiment_data(config, log=lambda _: None)
-    if contender == "pytorch eager":
+    if contender.startswith("pytorch eager"):
         from kerasapps.compare.torch_side import train_native
 
         arrays = {"x_train": x, "y_train": y, "x_test": dataset.x_test, "y_test": dataset.y_test}
@@ -100,10 +110,9 @@ def run_contender(contender, experiment, overrides, runs_dir):
         command = [sys.executable, "-m", "kerasapps.train", experiment, "--runs-dir", runs_dir, *sets]
     else:
         command = [sys.executable, __file__, "--worker", contender, experiment, *sets]
-    keras_batch_norm = contender in ("keras model.fit", "kerasapps.train, keras bn")
     start, stolen = time.perf_counter(), stolen_seconds()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=KERAS_BATCH_NORM if keras_batch_norm else USER_ENVIRONMENT)
+                               env={**USER_ENVIRONMENT, **ENVIRONMENTS.get(contender, {})})
     _, status, usage = os.wait4(process.pid, 0)  # the child's own peak memory, not the largest child's so far
     wall, stolen = time.perf_counter() - start, stolen_seconds() - stolen
     out, err = process.stdout.read(), process.stderr.read()
@@ -130,7 +139,7 @@ def main(argv=None):
                         help="config override for every contender, e.g. train.epochs=2 for a quick check")
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS + OPTIONAL, metavar="NAME",
                         help=f"which to run (default: {', '.join(CONTENDERS)}; also: {', '.join(OPTIONAL)})")
-    parser.add_argument("--worker", choices=CONTENDERS[1:], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*CONTENDERS[1:], "pytorch eager, conv C5"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.experiment, args.overrides)

@@ -75,6 +75,7 @@ class TrainConfig:
     steps_per_execution: int = 1  # batches per compiled call: fewer Python round trips
     mixed_precision: bool | str = False  # bfloat16 compute, float32 weights; "auto": where the hardware has bfloat16
     bucket_by_length: bool = False  # token sequences: batch similar lengths, cut each batch to its longest
+    inter_op_threads: int = 0  # TensorFlow ops run side by side; 0: TensorFlow's default, one per core
 
 
 @dataclasses.dataclass
@@ -369,6 +370,7 @@ def validate(config):
     check_at_least("train.epochs", config.train.epochs)
     check_at_least("train.batch_size", config.train.batch_size)
     check_at_least("train.steps_per_execution", config.train.steps_per_execution)
+    check_at_least("train.inter_op_threads", config.train.inter_op_threads, 0)
     if isinstance(config.train.mixed_precision, str):
         check_choice("train.mixed_precision", config.train.mixed_precision, ("auto",))
     check_at_least("export.representative_size", config.export.representative_size)

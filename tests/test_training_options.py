@@ -1,5 +1,8 @@
 """Each option branch of the training config builds what it says."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -7,8 +10,10 @@ import tensorflow as tf
 
 from kerasapps.config import load_config
 from kerasapps.data import DatasetInfo
+from kerasapps.errors import UserError
 from kerasapps.training import build_experiment_model, compile_model
 from kerasapps.training.callbacks import run_callbacks
+from kerasapps.training.fit import set_inter_op_threads
 from kerasapps.training.optimizers import make_learning_rate, make_optimizer
 
 INFO = DatasetInfo("mnist", "test", [str(i) for i in range(10)], {"input_shape": (32, 32, 1), "num_classes": 10})
@@ -97,3 +102,32 @@ def test_optional_callbacks_follow_the_config(tmp_path):
     config = load_config("lenet", overrides=["callbacks.checkpoint=false"])
     kinds = {type(c).__name__ for c in run_callbacks(config, tmp_path, has_validation=True, resume=False)}
     assert "ModelCheckpoint" not in kinds and "TensorBoard" in kinds
+
+
+# --- TensorFlow's inter-op thread pool ------------------------------------------------
+
+INTER_OP_SCRIPT = """
+from kerasapps.lazy import tf
+from kerasapps.training.fit import set_inter_op_threads
+set_inter_op_threads(1)
+tf.constant(1.0) + 1.0  # the first op fixes the pools
+print(tf.config.threading.get_inter_op_parallelism_threads())
+"""
+
+
+def test_inter_op_threads_reach_tensorflow_before_its_first_op():
+    done = subprocess.run([sys.executable, "-c", INTER_OP_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1"]
+
+
+def test_inter_op_threads_after_the_first_op_say_they_were_not_applied():
+    tf.constant(1.0) + 1.0  # this test process has run ops already
+    current = tf.config.threading.get_inter_op_parallelism_threads()
+    lines = []
+    set_inter_op_threads(current, log=lines.append)  # already so: nothing to say
+    set_inter_op_threads(current + 3, log=lines.append)
+    assert lines == [f"train.inter_op_threads={current + 3} not applied: TensorFlow already runs in this process."]
+    assert tf.config.threading.get_inter_op_parallelism_threads() == current
+    with pytest.raises(UserError, match="train.inter_op_threads must be an integer of at least 0, got -1"):
+        load_config("lenet", overrides=["train.inter_op_threads=-1"])

@@ -32,7 +32,7 @@ from kerasapps.plots import plot_trials
 from kerasapps.search.hypermodel import ExperimentHyperModel
 from kerasapps.search.space import check_space, config_for, is_active, parse_space
 from kerasapps.search.trials import tuner_class
-from kerasapps.training import seed_everything, train_and_evaluate
+from kerasapps.training import seed_everything, set_inter_op_threads, train_and_evaluate
 
 TUNER_CLASSES = {  # one per name in config.TUNERS
     "random": keras_tuner.RandomSearch,
@@ -101,6 +101,7 @@ def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, 
     if not overwrite:
         _check_same_search(folder, config)
 
+    set_inter_op_threads(config.train.inter_op_threads, log=log)  # before TensorFlow runs an op
     seed_everything(config.seed)
     dataset, train, validation = load_experiment_data(config, data_dir=data_dir, log=log)
     check_space(config, entries, dataset.info)

@@ -8,5 +8,12 @@
 """
 
 from kerasapps.training.evaluation import evaluate_run
-from kerasapps.training.fit import build_and_compile, build_experiment_model, compile_model, fit, seed_everything
+from kerasapps.training.fit import (
+    build_and_compile,
+    build_experiment_model,
+    compile_model,
+    fit,
+    seed_everything,
+    set_inter_op_threads,
+)
 from kerasapps.training.run import library_versions, train_and_evaluate

@@ -26,6 +26,21 @@ def seed_everything(seed):
     tf.config.experimental.enable_op_determinism()
 
 
+def set_inter_op_threads(threads, log=print):
+    """Let TensorFlow run `threads` ops side by side (`train.inter_op_threads`; 0: its default, one per core).
+
+    With 1, ops run one after the other, each on every core: LeNet's small ops then stop
+    competing for two cores (docs/performance.md). TensorFlow fixes its thread pools when it runs
+    its first op; a process that already has (a test session, a second run) keeps them, and says so.
+    """
+    if tf.config.threading.get_inter_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # "Inter op parallelism cannot be modified after initialization."
+        log(f"train.inter_op_threads={threads} not applied: TensorFlow already runs in this process.")
+
+
 def uses_mixed_precision(setting):
     """Whether `train.mixed_precision` (True, False or "auto") computes in bfloat16 on this machine.
 

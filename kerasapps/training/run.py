@@ -26,7 +26,7 @@ from kerasapps.lazy import keras, tf
 from kerasapps.plots import plot_history
 from kerasapps.training.callbacks import run_callbacks
 from kerasapps.training.distribution import broadcast_path, process_folder, start_cluster, stop_distributing
-from kerasapps.training.fit import build_and_compile, fit, seed_everything
+from kerasapps.training.fit import build_and_compile, fit, seed_everything, set_inter_op_threads
 
 # --- the run ----------------------------------------------------------------------
 
@@ -50,6 +50,7 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         UserError: bad config or data, or nothing to resume.
         TrainingDiverged: the loss became NaN.
     """
+    set_inter_op_threads(config.train.inter_op_threads, log=log)  # before TensorFlow runs an op
     cluster = start_cluster()
     if resume:
         run_dir = broadcast_path(runs.unfinished_run(config.name, runs_dir) if cluster.is_chief else None, cluster)
