@@ -25,7 +25,7 @@ CASES = {
     "lenet5_dense_c5": ({"input_shape": (28, 28, 1), "c5": "dense"}, RNG.random((8, 28, 28, 1), dtype=np.float32)),
     "lenet5_modern_bn": ({"input_shape": (32, 32, 1), "batch_norm": True}, RNG.random((8, 32, 32, 1), dtype=np.float32)),
     "lstm": (
-        {"vocab_size": 100, "sequence_length": 16, "dropout": 0.4, "dense_dropout": 0.4},
+        {"vocab_size": 100, "sequence_length": 16, "dropout": 0.4, "dense_dropout": 0.4, "embedding_dropout": 0.25},
         np.where(np.arange(16) < RNG.integers(1, 17, (8, 1)), RNG.integers(1, 100, (8, 16)), 0).astype("int32"),
     ),
     "resnet20": ({}, RNG.random((8, 32, 32, 3), dtype=np.float32)),
@@ -58,6 +58,15 @@ def test_twin_has_the_keras_parameters_and_gives_its_outputs(case):
     with torch.no_grad():
         got = scores(twin, _torch_input(x)).numpy()
     np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_the_lstm_twin_drops_whole_word_vector_dimensions_as_spatial_dropout_does():
+    twin = build_twin("lstm", vocab_size=100, embedding_dim=64, embedding_dropout=0.5).train()
+    torch.manual_seed(0)
+    vectors = twin.embedding_dropout(torch.ones(4, 64, 30)).transpose(1, 2)  # (reviews, steps, dimensions)
+    dropped = vectors == 0
+    assert dropped.any() and not dropped.all()
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # the same dimensions at every step
 
 
 TORCH_BACKEND_SCRIPT = """

@@ -137,12 +137,13 @@ class LSTMClassifier(nn.Module):
 
     def __init__(
         self, *, vocab_size=20000, embedding_dim=128, units=128, dropout=0.0, pooling="last", dense_units=64,
-        dense_dropout=0.0,
+        dense_dropout=0.0, embedding_dropout=0.0,
     ):  # fmt: skip
         super().__init__()
         if pooling != "last":  # ("pooling" is also LeNet's: it cannot sit in build_twin's REQUIRED)
             raise UserError(f"The PyTorch twin of an LSTM reads its last output; model.args.pooling={pooling!r} has none.")
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.embedding_dropout = nn.Dropout1d(embedding_dropout)  # whole dimensions, as SpatialDropout1D
         self.input_dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(embedding_dim, units, batch_first=True)
         self.dense_dropout = nn.Dropout(dense_dropout)
@@ -150,7 +151,8 @@ class LSTMClassifier(nn.Module):
         self.output = nn.Linear(dense_units or units, 1)
 
     def forward(self, ids):
-        states, _ = self.lstm(self.input_dropout(self.embedding(ids)))
+        vectors = self.embedding_dropout(self.embedding(ids).transpose(1, 2)).transpose(1, 2)  # over (N, dim, steps)
+        states, _ = self.lstm(self.input_dropout(vectors))
         last = (ids != 0).sum(dim=1).clamp(min=1) - 1
         x = self.dense_dropout(states[torch.arange(len(ids)), last])
         if self.dense is not None:
@@ -230,13 +232,12 @@ class ResNetCifar(nn.Module):
 TWINS = {"lenet": LeNet5, "rnn": LSTMClassifier, "resnet": ResNetCifar}
 # Keras builder arguments with no bearing on the PyTorch module (weight decay goes to the optimizer).
 IGNORED = {"api", "name", "sequence_length", "weight_decay", "cell", "num_layers", "bidirectional",
-           "recurrent_dropout", "block", "stem", "shortcut", "version", "conv_bias", "width", "tbptt_steps",
-           "embedding_dropout"}  # fmt: skip
+           "recurrent_dropout", "block", "stem", "shortcut", "version", "conv_bias", "width", "tbptt_steps"}  # fmt: skip
 # What the twins cover: the experiments' own settings (anything else has no twin yet).
 REQUIRED = {
     "cell": "lstm", "num_layers": 1, "bidirectional": False, "recurrent_dropout": 0.0,
     "block": "basic", "stem": "cifar", "shortcut": "identity", "version": 1, "conv_bias": False, "width": 1.0,
-    "tbptt_steps": None, "embedding_dropout": 0.0,
+    "tbptt_steps": None,
 }  # fmt: skip
 
 
