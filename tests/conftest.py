@@ -106,3 +106,18 @@ def _seed():
     import keras
 
     keras.utils.set_random_seed(0)
+
+
+def fit_save_and_load(model, folder):
+    """Train a LeNet-shaped `model` one epoch on 8 random images, save it, load it back; the loaded
+    model must predict what the model does. Returns the loaded model (for its layer classes)."""
+    import keras
+    import numpy as np
+
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((8, 32, 32, 1), dtype=np.float32)
+    model.fit(x, np.arange(8) % 10, epochs=1, verbose=0)
+    model.save(folder / "model.keras")
+    loaded = keras.saving.load_model(folder / "model.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    return loaded

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import fit_save_and_load
 
 import kerasapps.models  # noqa: F401  (registers the layer when Keras loads)
 from kerasapps.models import build_model
@@ -62,10 +63,4 @@ def test_models_use_it_and_a_saved_model_loads_with_it(tmp_path):
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(norms) == 3 and all(type(layer) is BatchNormalization for layer in norms)
     assert type(norms[0]).__name__ == "BatchNormalization"  # summaries and the PyTorch twins read it as Keras's
-    model.compile("adam", "sparse_categorical_crossentropy")
-    x = np.random.default_rng(0).random((8, 32, 32, 1), dtype=np.float32)
-    model.fit(x, np.arange(8) % 10, epochs=1, verbose=0)
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert type(loaded.layers[1]) is BatchNormalization
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert type(fit_save_and_load(model, tmp_path).layers[1]) is BatchNormalization

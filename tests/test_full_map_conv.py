@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import fit_save_and_load
 
 import kerasapps.models  # noqa: F401  (registers the layer when Keras loads)
 from kerasapps.models import build_model
@@ -50,10 +51,4 @@ def test_lenet_c5_uses_it_and_a_saved_model_loads_with_it(tmp_path):
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert [type(layer) is Conv2D for layer in convs] == [False, False, True]  # C1, C3, C5
     assert type(convs[2]).__name__ == "Conv2D"  # summaries and the PyTorch twins read it as Keras's
-    model.compile("adam", "sparse_categorical_crossentropy")
-    x = np.random.default_rng(0).random((8, 32, 32, 1), dtype=np.float32)
-    model.fit(x, np.arange(8) % 10, epochs=1, verbose=0)
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert type(loaded.get_layer("C5")) is Conv2D
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert type(fit_save_and_load(model, tmp_path).get_layer("C5")) is Conv2D
