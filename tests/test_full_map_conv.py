@@ -42,8 +42,12 @@ def test_keras_code_runs_where_the_kernel_does_not_cover_the_map(monkeypatch):
     assert not Conv2D(4, 5, strides=2)._covers_the_map(tf.zeros((2, 5, 5, 3)))
     layer = Conv2D(4, 3)
     assert layer(x).shape == (2, 4, 3, 4)  # Keras's own convolution
+    covering = tf.zeros((2, 5, 5, 3))
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert not Conv2D(4, 5)._covers_the_map(covering)  # measured on TensorFlow only
+    monkeypatch.undo()
     monkeypatch.setenv("KERASAPPS_FULL_MAP_CONV", "0")
-    assert not Conv2D(4, 5)._covers_the_map(tf.zeros((2, 5, 5, 3)))
+    assert not Conv2D(4, 5)._covers_the_map(covering)
 
 
 def test_lenet_c5_uses_it_and_a_saved_model_loads_with_it(tmp_path):
