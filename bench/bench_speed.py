@@ -139,7 +139,8 @@ def main(argv=None):
                         help="config override for every contender, e.g. train.epochs=2 for a quick check")
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS + OPTIONAL, metavar="NAME",
                         help=f"which to run (default: {', '.join(CONTENDERS)}; also: {', '.join(OPTIONAL)})")
-    parser.add_argument("--worker", choices=(*CONTENDERS[1:], "pytorch eager, conv C5"), help=argparse.SUPPRESS)
+    workers = [name for name in (*CONTENDERS, *OPTIONAL) if not name.startswith("kerasapps.train")]  # run by worker()
+    parser.add_argument("--worker", choices=workers, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.experiment, args.overrides)
