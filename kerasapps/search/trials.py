@@ -9,16 +9,17 @@ milliseconds rather than the seconds an import takes.
 """
 
 import dataclasses
+import json
 import multiprocessing
 import os
+import pathlib
 import signal
 import traceback
 
+import keras
 import keras_tuner
-from keras_tuner.src import utils as tuner_file_utils
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
-from kerasapps.data import load_experiment_data, resolve_data_dir
+from kerasapps.data import load_experiment_data
 from kerasapps.search.hypermodel import ExperimentHyperModel
 from kerasapps.training import seed_everything
 
@@ -34,15 +35,17 @@ class TrialJob:
     entries: list
     data_dir: str | None
     hyperparameters: dict  # keras_tuner.HyperParameters.get_config()
-    fit_kwargs: dict  # epochs, initial_epoch, fit_verbose
-    checkpoint: str  # where the best epoch's weights go (Hyperband continues from them)
-    build_config: str
-    previous: tuple | None  # (checkpoint, build_config) of the trial Hyperband continues
+    fit_kwargs: dict  # fit_verbose; epochs and initial_epoch from Hyperband
+    files: tuple  # (checkpoint, build config) this trial writes: its best epoch's weights, its input shapes
+    previous: tuple | None  # the files of the trial Hyperband continues
 
 
 class TrialsInProcesses:
-    """A keras-tuner `Tuner` mixin: each `_build_and_fit_model` runs in its own process.
+    """A keras-tuner `Tuner` mixin: each execution of a trial runs in its own process.
 
+    It overrides `Tuner.run_trial`, which keras-tuner documents for custom training,
+    and so handles Hyperband's "tuner/epochs", "tuner/initial_epoch" and "tuner/trial_id"
+    itself, as `keras_tuner.oracles.HyperbandOracle` asks of such a `run_trial`.
     Set `trial_data_dir` (the data folder the trials load from) before searching.
     keras-tuner's per-epoch callbacks stay out of the child (they talk to the oracle,
     which lives here): the trial reports its results once, at its end.
@@ -50,23 +53,31 @@ class TrialsInProcesses:
 
     trial_data_dir = None
 
-    def _build_and_fit_model(self, trial, *args, **kwargs):
+    def run_trial(self, trial, *, fit_verbose=0, **_data):
+        """Train `trial` `executions_per_trial` times, each in a fresh process; returns their results dicts.
+
+        `_data` (search's train and validation arrays) stays here: the trial's process loads its own.
+        """
         hp = trial.hyperparameters
-        fit_kwargs = {k: v for k, v in kwargs.items() if k in ("epochs", "initial_epoch", "fit_verbose")}
-        previous = None
-        if "tuner/trial_id" in hp.values:
-            past = hp.values["tuner/trial_id"]
-            previous = (_absolute(self._get_checkpoint_fname(past)), _absolute(self._get_build_config_fname(past)))
+        fit_kwargs = {"fit_verbose": fit_verbose}
+        if "tuner/epochs" in hp.values:
+            fit_kwargs.update(epochs=hp.values["tuner/epochs"], initial_epoch=hp.values["tuner/initial_epoch"])
         job = TrialJob(
             config=self.hypermodel.config, entries=self.hypermodel.entries,
-            data_dir=_absolute(resolve_data_dir(self.trial_data_dir)),
-            hyperparameters=hp.get_config(), fit_kwargs=fit_kwargs,
-            checkpoint=_absolute(self._get_checkpoint_fname(trial.trial_id)),
-            build_config=_absolute(self._get_build_config_fname(trial.trial_id)), previous=previous,
+            data_dir=_absolute(self.trial_data_dir),
+            hyperparameters=hp.get_config(), fit_kwargs=fit_kwargs, files=trial_files(self, trial.trial_id),
+            previous=trial_files(self, hp.values["tuner/trial_id"]) if "tuner/trial_id" in hp.values else None,
         )
-        results = run_in_process(job)
-        self.hypermodel.report(hp, results)
-        return results
+        executions = []
+        for _ in range(self.executions_per_trial):
+            executions.append(run_in_process(job))
+            self.hypermodel.report(hp, executions[-1])
+        return executions
+
+
+def tuner_class(base):
+    """`base` (a keras-tuner Tuner class) with its trials in fresh processes."""
+    return type(f"{base.__name__}InProcesses", (TrialsInProcesses, base), {})
 
 
 def _absolute(path):
@@ -74,9 +85,24 @@ def _absolute(path):
     return None if path is None else os.path.abspath(path)
 
 
-def tuner_class(base):
-    """`base` (a keras-tuner Tuner class) with its trials in fresh processes."""
-    return type(f"{base.__name__}InProcesses", (TrialsInProcesses, base), {})
+# --- keras-tuner beyond its documented API -------------------------------------------
+# Where a trial's files go is the one thing these trials take from keras-tuner that it
+# does not document: the folder is `Tuner.get_trial_dir`'s (public in name, absent from
+# the docs), and the names are those keras-tuner's own `Tuner` uses (its private
+# `_get_checkpoint_fname` and `_get_build_config_fname`), so that its `load_model` and
+# `get_best_models`, in-process trials and search folders written before read the same files.
+# test_tune.py's test_the_keras_tuner_internals_trials_rely_on fails the day they change.
+CHECKPOINT_FILE = "checkpoint.weights.h5"
+BUILD_CONFIG_FILE = "build_config.json"
+
+
+def trial_files(tuner, trial_id):
+    """The absolute (checkpoint, build config) paths of a trial of `tuner`; creates the trial's folder."""
+    folder = os.path.abspath(tuner.get_trial_dir(trial_id))
+    return os.path.join(folder, CHECKPOINT_FILE), os.path.join(folder, BUILD_CONFIG_FILE)
+
+
+# --- the trial's process ------------------------------------------------------------
 
 
 def run_in_process(job):
@@ -124,13 +150,15 @@ def _trial_main(job, send):
         model = hypermodel.build(hp)
         if job.previous:
             checkpoint, build_config = job.previous
-            model.build_from_config(tuner_file_utils.load_json(build_config))
+            model.build_from_config(json.loads(pathlib.Path(build_config).read_text()))
             model.load_weights(checkpoint)
-        results = hypermodel.fit(
-            hp, model, train=train, validation=validation,
-            callbacks=[SaveBestEpoch(hypermodel.objective, job.checkpoint)], **job.fit_kwargs,
+        checkpoint, build_config = job.files
+        objective = hypermodel.objective  # the best epoch's weights, as keras-tuner's own Tuner keeps them
+        save_best = keras.callbacks.ModelCheckpoint(
+            checkpoint, monitor=objective.name, mode=objective.direction, save_best_only=True, save_weights_only=True,
         )
-        tuner_file_utils.save_json(job.build_config, model.get_build_config())
+        results = hypermodel.fit(hp, model, train=train, validation=validation, callbacks=[save_best], **job.fit_kwargs)
+        pathlib.Path(build_config).write_text(json.dumps(model.get_build_config()))
         send.send(("ok", results))
     except keras_tuner.errors.FailedTrialError as error:
         send.send(("failed", str(error)))
