@@ -7,6 +7,7 @@
 """
 
 import argparse
+import math
 
 from kerasapps.cli import add_common_arguments, prog, run_main
 
@@ -58,24 +59,67 @@ def count_macs(model, rows):
     """Multiply-accumulates per example (an image, a sequence) of the conv, dense and recurrent layers.
 
     A conv layer does one MAC per kernel weight per output position; a dense
-    layer, one per kernel weight; a recurrent layer, one per input and recurrent
-    kernel weight per time step (one step when the length is open). Batch norm,
-    pooling, activations and gates' element-wise products are not counted.
+    layer, one per kernel weight (per time step, on a sequence); a recurrent
+    layer (LSTM, GRU, SimpleRNN, one inside `Bidirectional` or `TruncatedBPTT`),
+    one per input and recurrent kernel weight per time step, each direction of a
+    bidirectional layer counted. An axis of open length (a sequence of any length)
+    counts as one step. Biases, batch norm, pooling, activations and gates'
+    element-wise products are not counted.
+
+    Args:
+        model: a built Keras model.
+        rows: its `geometry.layer_table` rows.
+
+    Returns:
+        The MACs as an int.
     """
-    import keras
-    import numpy as np
+    from kerasapps.lazy import keras
 
     total = 0
     for row in rows:
         layer = model.get_layer(row.name)
-        if isinstance(layer, keras.layers.Conv2D):
-            total += int(np.prod(layer.kernel.shape)) * row.output_shape[0] * row.output_shape[1]
-        elif isinstance(layer, keras.layers.Dense):
-            total += int(np.prod(layer.kernel.shape)) * int(np.prod(row.output_shape[:-1]))
-        elif isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
-            matrices = sum(int(np.prod(w.shape)) for w in layer.trainable_weights if len(w.shape) == 2)
-            total += matrices * (layer.input.shape[1] or 1)
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):  # per output position or time step
+            total += _weights(layer.kernel) * _steps(row.output_shape[:-1])
+        elif cells := _recurrent_cells(layer):
+            per_step = sum(_weights(cell.kernel) + _weights(cell.recurrent_kernel) for cell in cells)
+            total += per_step * _steps(_sequence_shape(layer)[1:2])
     return total
+
+
+def _weights(variable):
+    return math.prod(variable.shape)
+
+
+def _steps(dims):
+    """Positions over `dims` (an open axis, None, counts as one)."""
+    return math.prod(d or 1 for d in dims)
+
+
+def _recurrent_cells(layer):
+    """The recurrent cells that `layer` runs at each time step: an RNN's cell, both directions of a
+    `Bidirectional`, the wrapped layer's of a wrapper (`TruncatedBPTT`); [] for any other layer."""
+    from kerasapps.lazy import keras
+
+    if isinstance(layer, keras.layers.Bidirectional):
+        return _recurrent_cells(layer.forward_layer) + _recurrent_cells(layer.backward_layer)
+    if isinstance(layer, keras.layers.RNN):
+        return list(getattr(layer.cell, "cells", [layer.cell]))  # StackedRNNCells holds several
+    inner = getattr(layer, "layer", None)
+    return _recurrent_cells(inner) if isinstance(inner, keras.layers.Layer) else []
+
+
+def _sequence_shape(layer):
+    """The (batch, time, features) shape of the sequence a recurrent layer reads.
+
+    `layer.input` is a list when the layer was also given a mask (Embedding(mask_zero=True)
+    before it) or initial states; the sequence is its one rank-3 tensor.
+    """
+    from kerasapps.lazy import keras
+
+    sequences = [t for t in keras.tree.flatten(layer.input) if len(t.shape) == 3]
+    if len(sequences) != 1:
+        raise ValueError(f"Layer {layer.name!r} reads {len(sequences)} rank-3 tensors; expected one sequence.")
+    return tuple(sequences[0].shape)
 
 
 def human(n):
@@ -119,6 +163,27 @@ def describe(name, input_shape=None):
     return row
 
 
+def configuration_note(name, input_shape=None):
+    """One line saying that model `name` was built with its builder's defaults, and which experiments
+    set other `model.args` for it (an experiment's numbers may then differ from this build's)."""
+    from kerasapps.config import find_config, list_experiments, read_yaml
+    from kerasapps.errors import UserError
+
+    users = []
+    for experiment in list_experiments():
+        try:
+            model = read_yaml(find_config(experiment)).get("model")
+        except UserError:  # a broken experiment file is `train`'s to report, not this listing's
+            continue
+        if isinstance(model, dict) and model.get("name") == name and model.get("args"):
+            users.append(experiment)
+    built = f"built with the builder's defaults{f' and input_shape={input_shape}' if input_shape else ''}"
+    if not users:
+        return f"{built}; an experiment's config may set other model.args (`kerasapps train EXP --print-config`)."
+    who = f"experiment {users[0]} sets" if len(users) == 1 else f"experiments {', '.join(users)} set"
+    return f"{built}; {who} other model.args (`kerasapps train {users[0]} --print-config` shows them)."
+
+
 def main(argv):
     args = build_parser().parse_args(argv)
 
@@ -136,7 +201,12 @@ def main(argv):
         MODELS.get(args.name)
         model = build_model(args.name, **({"input_shape": input_shape} if input_shape else {}))
         rows = layer_table(model)
-        print(f"{args.name}: input {model.input_shape[1:]}, {count_macs(model, rows):,} multiply-accumulates per example")
+        open_length = " (an open sequence length counts one time step)" if None in model.input_shape[1:] else ""
+        print(
+            f"{args.name}: input {model.input_shape[1:]}, {count_macs(model, rows):,} multiply-accumulates "
+            f"per example{open_length}"
+        )
+        print(configuration_note(args.name, input_shape))
         print(format_table(rows))
         return 0
     names = list_models()
