@@ -27,6 +27,7 @@ import pathlib
 import platform
 import time
 
+from kerasapps import settings
 from kerasapps.lazy import keras
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
@@ -141,7 +142,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps (short mode)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=None, help="default: $KERASAPPS_DATA_DIR")
+    parser.add_argument("--data-dir", default=settings.data_dir(), help="default: $KERASAPPS_DATA_DIR")
     parser.add_argument("--full", action="store_true", help="train the configs' full recipe; record accuracy and time")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override (full mode)")
     args = parser.parse_args()

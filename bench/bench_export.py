@@ -23,6 +23,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
+from kerasapps import settings
 from kerasapps.config import load_config, load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import convert
@@ -42,7 +43,7 @@ def measure(run_dir, *, rounds, repeats, log=print):
     import keras
 
     config = load_run_config(run_dir)
-    dataset, (x_train, _), _ = load_experiment_data(config, log=lambda _: None)
+    dataset, (x_train, _), _ = load_experiment_data(config, data_dir=settings.data_dir(), log=lambda _: None)
     model = keras.saving.load_model(run_dir / "model.keras")
     x_test, y_test = dataset.x_test, dataset.y_test
     keras_scores = model.predict(x_test, batch_size=256, verbose=0)
@@ -111,7 +112,7 @@ def main(argv=None):
         else:
             run_dir, _ = train_and_evaluate(
                 load_config("lenet", overrides=args.overrides + ["callbacks.tensorboard=false"]),
-                runs_dir=runs_dir, verbose=2,
+                data_dir=settings.data_dir(), runs_dir=runs_dir, verbose=2,
             )
         frame, config, n_test = measure(run_dir, rounds=args.rounds, repeats=args.repeats)
 

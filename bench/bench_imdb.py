@@ -18,8 +18,8 @@ import time
 
 import pandas as pd
 
+from kerasapps import settings
 from kerasapps.config import load_config
-from kerasapps.data import resolve_data_dir
 from kerasapps.data.imdb import find_imdb_source, read_aclimdb
 from kerasapps.deploy.classify import classify, open_run
 from kerasapps.errors import UserError
@@ -68,11 +68,11 @@ def main(argv=None):
     parser.add_argument("experiments", nargs="*", default=["lstm", "gru", "bilstm"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every experiment, e.g. train.epochs=1 for a quick check")
-    parser.add_argument("--data-dir", help="folder holding aclImdb.tar.gz (default: $KERASAPPS_DATA_DIR)")
+    parser.add_argument("--data-dir", default=settings.data_dir(), help="folder holding aclImdb.tar.gz (default: $KERASAPPS_DATA_DIR)")
     parser.add_argument("--predict-reviews", type=int, default=5000,
                         help="raw test reviews timed through predict_texts (default 5000)")
     args = parser.parse_args(argv)
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = args.data_dir
     source = find_imdb_source(data_dir)
     if source is None:
         raise UserError(f"No aclImdb/ or aclImdb.tar.gz under {data_dir!r}: set --data-dir or KERASAPPS_DATA_DIR.")

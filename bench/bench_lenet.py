@@ -28,6 +28,7 @@ import time
 
 import pandas as pd
 
+from kerasapps import settings
 from kerasapps.config import load_config
 from kerasapps.data import load_experiment_data
 from kerasapps.lazy import import_tensorflow
@@ -47,7 +48,7 @@ import_tensorflow()  # once, quietly, before keras prints its start-up banner
 def baseline_numpy_fit(config, steps_per_execution):
     """Plain model.fit on NumPy arrays. Returns (seconds, test accuracy, training examples)."""
     seed_everything(config.seed)
-    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, log=lambda _: None)
+    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, data_dir=settings.data_dir(), log=lambda _: None)
     model = build_experiment_model(config, dataset.info)
     config = copy.deepcopy(config)
     config.train.steps_per_execution = steps_per_execution
@@ -75,7 +76,7 @@ def main(argv=None):
             rows.append(("numpy model.fit, same steps_per_execution",
                          *baseline_numpy_fit(config, config.train.steps_per_execution)))
     with tempfile.TemporaryDirectory() as runs_dir:
-        _, metrics = train_and_evaluate(config, runs_dir=runs_dir, verbose=2)
+        _, metrics = train_and_evaluate(config, data_dir=settings.data_dir(), runs_dir=runs_dir, verbose=2)
     rows.append(("kerasapps.train", metrics["train_time_s"], metrics["test_accuracy"], metrics["examples"]["train"]))
 
     stamp = datetime.datetime.now().isoformat(timespec="seconds")

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from kerasapps import settings
 from kerasapps.data import load_dataset
 from kerasapps.deploy import convert
 from kerasapps.deploy.interpreter import LiteModel
@@ -44,7 +45,7 @@ def main(argv=None):
     parser.add_argument("--machine-note", default="shared 2-core CPU", help="recorded beside every row")
     args = parser.parse_args(argv)
 
-    data = load_dataset("imdb", options={"sequence_length": args.sequence_length, "vocab_size": 10000})
+    data = load_dataset("imdb", data_dir=settings.data_dir(), options={"sequence_length": args.sequence_length, "vocab_size": 10000})
     # The splits are sorted by label: a seeded sample keeps both classes in each subset.
     rng = np.random.default_rng(0)
     train = rng.permutation(len(data.x_train))[: args.train]

@@ -20,7 +20,6 @@ Run it alone: MediaPipe runs in a child process per file, with a time limit.
 import argparse
 import datetime
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from kerasapps import runs
+from kerasapps import runs, settings
 from kerasapps.config import load_config, load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.data.imdb import find_imdb_source, read_aclimdb
@@ -170,9 +169,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", default=list(SMALL), choices=list(SMALL))
     parser.add_argument("--old-python", help="python of a venv with tflite-runtime 2.14 (see bench/old_runtime.py)")
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--data-dir", default=settings.data_dir(), help="default: $KERASAPPS_DATA_DIR")
     args = parser.parse_args()
-    data_dir = args.data_dir or os.environ.get("KERASAPPS_DATA_DIR")
+    data_dir = args.data_dir
     with tempfile.TemporaryDirectory(prefix="bench-phones-") as tmp:
         rows = [row for experiment in args.experiments for row in measure(experiment, data_dir, pathlib.Path(tmp), args.old_python)]
     print(pd.DataFrame(rows).drop(columns=["settings", "machine", "date", "converted_from"]).to_string(index=False))

@@ -32,6 +32,7 @@ import time
 
 import pandas as pd
 
+from kerasapps import settings
 from kerasapps.config import load_config
 from kerasapps.data import load_experiment_data, make_pipeline
 from kerasapps.lazy import keras
@@ -92,7 +93,7 @@ def bench_keras_loop(args, runs_dir, stamp):
     overrides = memory_overrides(args)
     config = load_config("lenet", overrides=overrides)
     seed_everything(config.seed)
-    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, log=lambda _: None)
+    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, data_dir=settings.data_dir(), log=lambda _: None)
     rows = []
     before = rss_mb()[0]
     start = time.perf_counter()
@@ -132,8 +133,8 @@ def bench_hyperband(args, runs_dir, stamp):
     search_s = time.perf_counter() - start
     trials = result.trials
     best = load_config(path=result.best_config_path)
-    _, tuned = train_and_evaluate(best, runs_dir=runs_dir, verbose=2)
-    _, default = train_and_evaluate(config, runs_dir=runs_dir, verbose=2)
+    _, tuned = train_and_evaluate(best, data_dir=settings.data_dir(), runs_dir=runs_dir, verbose=2)
+    _, default = train_and_evaluate(config, data_dir=settings.data_dir(), runs_dir=runs_dir, verbose=2)
     total_s = time.perf_counter() - start
     changed = {
         key: value for key, value in trials.loc[trials["val_accuracy"].idxmax()].items()

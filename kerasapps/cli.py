@@ -6,6 +6,7 @@ import os
 import sys
 import traceback
 
+from kerasapps import settings
 from kerasapps.errors import TrainingDiverged, UserError
 
 
@@ -21,9 +22,13 @@ def add_common_arguments(parser: argparse.ArgumentParser):
 
 def add_location_arguments(parser: argparse.ArgumentParser):
     """--data-dir and --runs-dir, for the commands that read datasets and run folders."""
-    parser.add_argument("--data-dir", metavar="DIR", help="local dataset folder (default: $KERASAPPS_DATA_DIR, then TFDS)")
     parser.add_argument(
-        "--runs-dir", metavar="DIR", help="root of run folders (default: $KERASAPPS_RUNS_DIR or saved_models)"
+        "--data-dir", metavar="DIR", default=settings.data_dir(),
+        help="local dataset folder (default: $KERASAPPS_DATA_DIR; with neither, TFDS)",
+    )
+    parser.add_argument(
+        "--runs-dir", metavar="DIR", default=settings.runs_dir(),
+        help="root of run folders (default: $KERASAPPS_RUNS_DIR, else saved_models)",
     )
 
 
@@ -44,7 +49,7 @@ def select_backend(backend):
         UserError: JAX is asked for but not installed, or Keras is already loaded with another backend.
     """
     if backend is None:
-        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        backend = settings.backend()
     if backend == "jax" and importlib.util.find_spec("jax") is None:
         raise UserError("The JAX backend needs JAX: pip install 'kerasapps[jax]'.")
     loaded = sys.modules.get("keras")

@@ -8,6 +8,7 @@
 import argparse
 import os
 
+from kerasapps import settings
 from kerasapps.cli import add_common_arguments, prog, run_main
 
 EXAMPLES = {  # subcommand -> what it shows
@@ -38,7 +39,8 @@ def build_parser():
     )  # fmt: skip
     parser.add_argument("--out", default="lab", metavar="DIR", help="folder for the PNG figures (default: lab)")
     parser.add_argument(
-        "--data-dir", metavar="DIR", help="folder with the MNIST IDX files for `edges` (default: $KERASAPPS_DATA_DIR)"
+        "--data-dir", metavar="DIR", default=settings.data_dir(),
+        help="folder with the MNIST IDX files for `edges` (default: $KERASAPPS_DATA_DIR)",
     )
     parser.add_argument("--digit", type=int, default=0, metavar="N", help="which MNIST test image `edges` filters")
     parser.add_argument(
@@ -56,11 +58,10 @@ def build_parser():
 
 def mnist_digit(data_dir, index):
     """Test image `index` of MNIST (28x28, 0..255) from the local IDX files."""
-    from kerasapps.data.core import resolve_data_dir
     from kerasapps.data.mnist import find_idx_folder, read_idx_folder
     from kerasapps.errors import UserError
 
-    folder = find_idx_folder(resolve_data_dir(data_dir), ["mnist"])
+    folder = find_idx_folder(data_dir, ["mnist"])
     if not folder:
         raise UserError("`edges` filters an MNIST digit: point --data-dir (or $KERASAPPS_DATA_DIR) at the MNIST IDX files.")
     images = read_idx_folder(folder)["test"][0]

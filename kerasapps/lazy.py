@@ -18,11 +18,13 @@ import os
 import sys
 import types
 
+from kerasapps import settings
+
 
 @contextlib.contextmanager
 def native_output_silenced(*fds):
     """Send what C++ code writes to file descriptors `fds` (default 2) to /dev/null meanwhile."""
-    if os.environ.get("KERASAPPS_DEBUG"):
+    if settings.debug():
         yield
         return
     fds = fds or (2,)
@@ -45,14 +47,7 @@ def import_tensorflow():
     """Import TensorFlow (and probe its devices) once, with the start-up chatter hidden."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    # Level 3 also hides the C++ "E0000 ... oneDNN supports DT_BOOL only on
-    # AVX-512" line that masked RNNs print on every run; real failures still
-    # reach the user as Python exceptions.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512_VNNI,
-    # BF16 or AMX; elsewhere (AVX2 machines) Conv2D falls back to Eigen, and LeNet's
-    # training step takes twice as long (docs/performance.md). A user's own 0 wins.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    settings.quiet_tensorflow()
     with native_output_silenced(2):
         import tensorflow
 

@@ -24,10 +24,8 @@ import threading
 import time
 
 from kerasapps.errors import UserError, check_at_least
+from kerasapps.settings import ADDRESSES_ENV, PROCESS_ID_ENV, PROCESSES_ENV
 
-ADDRESSES_ENV = "KERAS_DISTRIBUTION_JOB_ADDRESSES"  # process 0's HOST:PORT (or every process's, comma-separated)
-PROCESSES_ENV = "KERAS_DISTRIBUTION_NUM_PROCESSES"
-PROCESS_ID_ENV = "KERAS_DISTRIBUTION_PROCESS_ID"
 KEPT_LINES = 20  # of a failed process's output, shown with the failure
 STOP_GRACE_S = 5  # between SIGTERM and SIGKILL
 

@@ -35,6 +35,12 @@ pytest.importorskip("jax", reason="the [jax] extra: pip install -e '.[test,jax]'
 SETTINGS = ["train.epochs=2", "data.limit_train=400", "data.limit_test=100", "train.batch_size=10",
             "callbacks.tensorboard=false"]
 TRAIN = ["train", "lenet", *[a for s in SETTINGS for a in ("--set", s)]]
+# Two processes sum each gradient in two halves where one process sums it whole: the same sum in
+# another order, which float32 rounds differently by up to about n * 2**-24 of it (n = 10 examples a
+# batch). 72 steps of such differences, added up without growing, come to 72 * 10 * 2**-24 = 4.3e-5
+# of the loss (1.5e-5 seen on an AVX512 host); a wrong split of the batch changes it by over 1e-2.
+# Accuracies move only where a prediction sits at a tie: one example of the split.
+LOSS_RTOL = 72 * 10 * 2**-24
 
 # One process on JAX: train, then the JAX model's scores on the first test images.
 REFERENCE = textwrap.dedent(
@@ -48,8 +54,9 @@ REFERENCE = textwrap.dedent(
     import keras
 
     config = load_config("lenet", overrides=sys.argv[2:])
-    run_dir, metrics = train_and_evaluate(config, verbose=2)
-    dataset, _, _ = load_experiment_data(config)
+    data_dir = os.environ["KERASAPPS_DATA_DIR"]
+    run_dir, metrics = train_and_evaluate(config, data_dir=data_dir, runs_dir=os.environ["KERASAPPS_RUNS_DIR"], verbose=2)
+    dataset, _, _ = load_experiment_data(config, data_dir=data_dir)
     x = dataset.x_test[:64]
     scores = keras.saving.load_model(run_dir / "model.keras").predict(x, verbose=0)
     np.savez(sys.argv[1], x=x, scores=scores, backend=keras.backend.backend(), run_dir=str(run_dir))
@@ -92,8 +99,10 @@ def test_two_processes_train_like_one_with_the_same_global_batch(jax_runs):
     one_run = runs.resolve_run(str(jax_runs["one"]["run_dir"]))
     two, one = pd.read_csv(two_run / "history.csv"), pd.read_csv(one_run / "history.csv")
     assert len(two) == 2
-    for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        np.testing.assert_allclose(two[column], one[column], atol=1e-5, err_msg=column)
+    for column in ("loss", "val_loss"):
+        np.testing.assert_allclose(two[column], one[column], rtol=LOSS_RTOL, err_msg=column)
+    for column, examples in (("accuracy", 360), ("val_accuracy", 40)):
+        np.testing.assert_allclose(two[column], one[column], atol=1 / examples, err_msg=column)  # one tie may flip
     metrics = runs.read_metrics(two_run)
     assert metrics["processes"] == 2 and metrics["backend"] == "jax" and metrics["epochs"] == 2
     assert "Test accuracy" in jax_runs["out"] and "2 processes (jax)" in jax_runs["out"]

@@ -1,3 +1,4 @@
+import inspect
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ from kerasapps.config import get_value, list_experiments, load_config, read_yaml
 from kerasapps.data import DatasetInfo, load_dataset
 from kerasapps.errors import UserError
 from kerasapps.search.hypermodel import ExperimentHyperModel
+from kerasapps.search.trials import BUILD_CONFIG_FILE, CHECKPOINT_FILE, trial_files
 from kerasapps.train import main as train_main
 from kerasapps.training import build_experiment_model
 from kerasapps.tune import main as tune_main
@@ -119,7 +121,7 @@ def test_bad_spaces_are_errors_that_echo_the_entry(space, message):
 def test_a_choice_whose_feature_map_vanishes_fails_before_any_trial(data_dir, runs_dir, mnist):
     config = _config({"model.args.kernel_size": {"values": [5, 7]}})
     with pytest.raises(UserError) as error:
-        search.search(config, runs_dir=runs_dir, **QUIET)
+        search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, **QUIET)
     text = str(error.value)
     assert "tune.space 'model.args.kernel_size'" in text and "model.args.kernel_size=7" in text
     assert "Layer 'S4'" in text and "not a positive whole number" in text
@@ -178,9 +180,9 @@ def test_failing_trial_is_recorded_and_the_search_goes_on_then_retrains(data_dir
     config = _config({"optimizer.learning_rate": {"values": [1.0e9, 0.003]}},
                      extra=["optimizer.name=sgd", "schedule.name=constant", "tune.tuner=grid", "tune.max_trials=2",
                             "model.args.batch_norm=false"])  # fmt: skip
-    result = search.search(config, runs_dir=runs_dir, retrain=True, **QUIET)
+    result = search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, retrain=True, **QUIET)
     trials = result.trials.set_index("optimizer.learning_rate")
-    assert trials.loc[1.0e9, "status"] == "FAILED" and "loss became NaN" in trials.loc[1.0e9, "message"]
+    assert trials.loc[1.0e9, "status"] == "FAILED" and "training diverged" in trials.loc[1.0e9, "message"]
     assert trials.loc[0.003, "status"] == "COMPLETED"
     assert read_yaml(result.best_config_path)["optimizer"]["learning_rate"] == 0.003
     assert result.retrain_run.parent == runs_dir / "lenet" and (result.retrain_run / "model.keras").is_file()
@@ -201,14 +203,14 @@ def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeyp
     monkeypatch.setattr(ExperimentHyperModel, "fit", interrupt_second_trial)
     quiet = {**QUIET, "trial_processes": False}  # the patched fit exists in this process only
     with pytest.raises(KeyboardInterrupt):
-        search.search(config, runs_dir=runs_dir, **quiet)
+        search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, **quiet)
     folder = search.tune_dir(config, runs_dir=runs_dir)
     before = pd.read_csv(folder / "trials.csv")
     assert list(before["status"]) == ["COMPLETED", "RUNNING"]
 
     calls.clear()
     interrupt_at[0] = None
-    result = search.search(config, runs_dir=runs_dir, **quiet)
+    result = search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, **quiet)
     assert len(calls) == 2  # the interrupted trial and the third; the first is not run again
     after = result.trials
     assert list(after["status"]) == ["COMPLETED"] * 3
@@ -217,10 +219,38 @@ def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeyp
 
     changed = _config(extra=["tune.tuner=random", "tune.max_trials=1", "optimizer.name=sgd"])
     with pytest.raises(UserError, match=r"started with another config \(optimizer.name: 'adam' then, 'sgd' now\)"):
-        search.search(changed, runs_dir=runs_dir, **quiet)
+        search.search(changed, data_dir=str(data_dir), runs_dir=runs_dir, **quiet)
     calls.clear()
-    restarted = search.search(changed, runs_dir=runs_dir, overwrite=True, **quiet)
+    restarted = search.search(changed, data_dir=str(data_dir), runs_dir=runs_dir, overwrite=True, **quiet)
     assert len(calls) == 1 and list(restarted.trials["status"]) == ["COMPLETED"]
+
+
+def test_hyperband_continues_a_trial_from_its_checkpoint_in_a_fresh_process(data_dir, runs_dir):
+    config = _config(extra=["tune.tuner=hyperband", "tune.hyperband_factor=2", "train.epochs=2", "tune.max_trials=3",
+                            "tune.executions_per_trial=2"])  # fmt: skip
+    lines = []
+    result = search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, verbose=0, log=lines.append)
+    # Hyperband's first bracket trains two trials 1 epoch, then the better one its 2nd; the cap stops the next bracket.
+    trials = result.trials.set_index("trial")
+    assert list(trials.index) == ["0", "1", "2"] and set(trials["status"]) == {"COMPLETED"}
+    continued = trials.loc["2"]
+    assert continued["tuner/trial_id"] in ("0", "1")  # its process loaded that trial's checkpoint, else it would fail
+    assert (continued["tuner/initial_epoch"], continued["tuner/epochs"], continued["epochs"]) == (1, 2, 1)
+    assert sum(line.startswith("trial done:") for line in lines) == 6  # two executions a trial
+    for trial_id in trials.index:
+        folder = result.tune_dir / f"trial_{trial_id}"
+        assert (folder / CHECKPOINT_FILE).is_file() and (folder / BUILD_CONFIG_FILE).is_file()
+
+
+def test_the_keras_tuner_internals_trials_rely_on(tmp_path):
+    """`search.trials` takes where a trial's files go from keras-tuner beyond its documented API; this fails
+    the day keras-tuner changes it: its own Tuner (`load_model`, in-process trials) reads the files there."""
+    for method in (keras_tuner.Tuner.get_trial_dir, keras_tuner.Tuner._get_checkpoint_fname,
+                   keras_tuner.Tuner._get_build_config_fname):  # fmt: skip
+        assert list(inspect.signature(method).parameters) == ["self", "trial_id"], method.__name__
+    tuner = keras_tuner.RandomSearch(lambda hp: None, objective="val_accuracy", max_trials=1, directory=tmp_path)
+    keras_tuners_own = (tuner._get_checkpoint_fname("7"), tuner._get_build_config_fname("7"))
+    assert trial_files(tuner, "7") == tuple(os.path.abspath(path) for path in keras_tuners_own)
 
 
 def _free_port():
@@ -263,3 +293,19 @@ def test_distributed_search_chief_and_two_workers_on_localhost(data_dir, runs_di
     assert all("chief writes the results" in out for out in outputs[1:])
     assert not any("oneDNN" in out for out in outputs)  # TensorFlow's start-up noise stays out
     assert os.environ.get("KERASTUNER_TUNER_ID") is None
+
+
+def test_the_trials_table_of_a_search_whose_every_trial_failed_keeps_their_messages():
+    from types import SimpleNamespace
+
+    from kerasapps.search.tuner import trials_table
+
+    config = load_config("lenet")
+    failed = SimpleNamespace(
+        status="FAILED", message="Traceback ...\nTrainingDiverged: the loss became nan at epoch 1",
+        metrics=SimpleNamespace(metrics={}, get_last_value=lambda name: None),
+        hyperparameters=keras_tuner.HyperParameters(),
+    )  # fmt: skip
+    table = trials_table(SimpleNamespace(trials={"0": failed, "1": failed}), config, [])
+    assert list(table["status"]) == ["FAILED", "FAILED"] and table["epochs"].isna().all()
+    assert table["message"][0] == "TrainingDiverged: the loss became nan at epoch 1"

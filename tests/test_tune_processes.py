@@ -59,7 +59,7 @@ def test_trials_hold_flat_memory_and_a_killed_trial_fails_alone(data_dir, runs_d
     killer = threading.Thread(target=_kill_trial_process, args=(rss, stop), daemon=True)
     killer.start()
     try:
-        result = search.search(config, runs_dir=runs_dir, verbose=0, log=log)
+        result = search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, verbose=0, log=log)
     finally:
         stop.set()
         killer.join()

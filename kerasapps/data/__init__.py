@@ -10,14 +10,12 @@ loads only when data is read).
 
 from kerasapps.data import image_folder, imdb, mnist  # noqa: F401  (registers every dataset)
 from kerasapps.data.core import (
-    DATA_DIR_ENV,
     Dataset,
     DatasetInfo,
     load_dataset,
     load_experiment_data,
     make_pipeline,
     network_available,
-    resolve_data_dir,
     split_validation,
 )
 from kerasapps.data.image_preprocessing import image_spec, load_image_file, preprocess_images

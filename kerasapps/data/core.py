@@ -7,12 +7,10 @@ from typing import Callable
 
 import numpy as np
 
+from kerasapps import settings
 from kerasapps.errors import DatasetUnavailable, UserError
 from kerasapps.lazy import keras, tf
 from kerasapps.registry import DATASETS
-
-DATA_DIR_ENV = "KERASAPPS_DATA_DIR"
-OFFLINE_ENV = "KERASAPPS_OFFLINE"
 
 
 @dataclasses.dataclass
@@ -63,13 +61,12 @@ class Dataset:
 # --- loading by name --------------------------------------------------------------
 
 
-def resolve_data_dir(data_dir=None):
-    """The local data folder: the argument, else $KERASAPPS_DATA_DIR, else None."""
-    return data_dir or os.environ.get(DATA_DIR_ENV) or None
-
-
 def load_dataset(name, *, data_dir=None, fallback=None, options=None, strict_options=True, log=print):
-    """Load dataset `name` with loader `options`, falling back to `fallback` if it cannot be had.
+    """Load dataset `name` with loader `options` from the folder `data_dir` (None: TFDS), else from `fallback`.
+
+    The fallback is for a user who named no folder and has no network: a folder that
+    was named (commands pass `--data-dir`, else `settings.data_dir()`) and is missing
+    or lacks the dataset is an error.
 
     An option the loader does not take is an error when `strict_options`, else
     ignored; the fallback loader always gets just the options it understands. When the fallback is
@@ -81,13 +78,17 @@ def load_dataset(name, *, data_dir=None, fallback=None, options=None, strict_opt
         UserError: an unknown dataset or option.
     """
     options = dict(options or {})
-    data_dir = resolve_data_dir(data_dir)
+    if data_dir and not os.path.isdir(data_dir):
+        raise UserError(
+            f"The data folder {data_dir} does not exist: point --data-dir (or $KERASAPPS_DATA_DIR) at the folder "
+            "that holds the datasets, or set neither to load them from TFDS."
+        )
     try:
         dataset = _call_loader(name, data_dir, options, strict=strict_options)
         dataset.info.requested = name
         return dataset
     except DatasetUnavailable as error:
-        if not fallback:
+        if not fallback or data_dir:
             raise
         reason = error.reason
     log(f"Dataset {name!r} is not available ({reason}): training on the fallback {fallback!r} instead.")
@@ -110,7 +111,7 @@ def network_available(host="storage.googleapis.com", port=443, timeout=3.0):
     Asked before any TFDS download, because offline `tfds.load` retries for
     minutes before it gives up. KERASAPPS_OFFLINE=1 forces False.
     """
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+    if settings.offline():
         return False
     try:
         socket.create_connection((host, port), timeout=timeout).close()

@@ -32,13 +32,13 @@ import tarfile
 
 import numpy as np
 
+from kerasapps import settings
 from kerasapps.data.image_preprocessing import image_dataset, image_spec, make_augment
-from kerasapps.data.tfds_source import load_tfds_arrays
-from kerasapps.errors import DatasetUnavailable, UserError, check_choice
+from kerasapps.data.tfds_source import load_tfds_unless_named
+from kerasapps.errors import UserError, check_choice
 from kerasapps.lazy import tf
 from kerasapps.registry import register_dataset
 
-CACHE_DIR_ENV = "KERASAPPS_CACHE_DIR"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 SPLITS = ("train", "test")
@@ -49,11 +49,6 @@ CIFAR10_CLASSES = [
 _DECODE_CHUNK = 2048
 
 # --- reading a folder or an archive -----------------------------------------------
-
-
-def cache_dir():
-    """Folder of decoded-image caches: $KERASAPPS_CACHE_DIR, else ~/.cache/kerasapps."""
-    return pathlib.Path(os.environ.get(CACHE_DIR_ENV) or pathlib.Path.home() / ".cache" / "kerasapps")
 
 
 def _is_archive(path):
@@ -180,7 +175,7 @@ def read_image_folder(root, *, image_size=None, channels=3, log=print):
     archive = _is_archive(root)
     hint = "archive" if archive else _folder_signature(root)
     key = _fingerprint(root, f"{hint}|{image_size}|{channels}")
-    cache_file = cache_dir() / f"{root.name.split('.')[0]}-{key}.npz"
+    cache_file = settings.cache_dir() / f"{root.name.split('.')[0]}-{key}.npz"
     if cache_file.exists():
         with np.load(cache_file) as cached:
             arrays = {s: (cached[f"x_{s}"], cached[f"y_{s}"]) for s in SPLITS}
@@ -299,15 +294,11 @@ def load_cifar10(*, data_dir=None, normalize="per_channel", augment="crop_flip",
         arrays, class_names = read_image_folder(local)
         source = f"local: {local}"
     else:
-        try:
-            splits = load_tfds_arrays("cifar10")
-        except DatasetUnavailable as error:
-            where = f"no cifar10/ or cifar10-jpeg.tar.gz under {data_dir}" if data_dir else "no --data-dir or $KERASAPPS_DATA_DIR"
-            raise DatasetUnavailable(
-                f"{where}, and {error.reason}",
-                "Point --data-dir at a folder holding cifar10/{train,test}/<class>/ images or "
-                "cifar10-jpeg.tar.gz, or run once with network.",
-            ) from None
+        splits = load_tfds_unless_named(
+            "cifar10", data_dir, "no cifar10/ or cifar10-jpeg.tar.gz",
+            "Point --data-dir at a folder holding cifar10/{train,test}/<class>/ images or "
+            "cifar10-jpeg.tar.gz",
+        )
         arrays = {s: (d["image"], d["label"].astype(np.int32)) for s, d in splits.items()}
         class_names, source = CIFAR10_CLASSES, "tfds"
     return to_dataset(

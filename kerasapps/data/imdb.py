@@ -19,7 +19,7 @@ import numpy as np
 
 from kerasapps.data.core import Dataset, DatasetInfo
 from kerasapps.data.text_preprocessing import adapt_vocabulary, text_spec, vectorize, vocabulary_text
-from kerasapps.data.tfds_source import load_tfds_arrays
+from kerasapps.data.tfds_source import load_tfds_unless_named
 from kerasapps.errors import DatasetUnavailable
 from kerasapps.registry import register_dataset
 
@@ -106,8 +106,11 @@ def _read_aclimdb(source, mtime_ns, size):
     return splits
 
 
-def _read_tfds():
-    arrays = load_tfds_arrays("imdb_reviews")
+def _read_tfds(data_dir):
+    arrays = load_tfds_unless_named(
+        "imdb_reviews", data_dir, f"no aclImdb/ or {ARCHIVE}",
+        f"Point --data-dir at a folder holding aclImdb/{{train,test}}/{{pos,neg}}/*.txt or {ARCHIVE}",
+    )
     return {
         split: ([t.decode("utf-8") for t in d["text"]], d["label"].astype(np.int32)) for split, d in arrays.items()
     }
@@ -128,7 +131,7 @@ def load_imdb(
     """IMDB reviews as token ids, with the vocabulary as the run asset `vocabulary.txt`.
 
     Args:
-        data_dir: folder holding `aclImdb/` or `aclImdb.tar.gz` (else $KERASAPPS_DATA_DIR, else TFDS).
+        data_dir: folder holding `aclImdb/` or `aclImdb.tar.gz` (None: TFDS).
         vocab_size: size of the vocabulary, padding and unknown tokens included.
         sequence_length: ids per review; longer reviews are cut, shorter ones zero-padded.
         standardize: "lower_and_split_punctuation" (as an exported file's tokenizer splits), "lower_and_strip_punctuation",
@@ -147,15 +150,7 @@ def load_imdb(
         splits = read_aclimdb(source)  # the same object while the source is unchanged: _tokenize's cache key
         where = f"local: {source}"
     else:
-        try:
-            splits = _read_tfds()
-        except DatasetUnavailable as error:
-            place = f"no aclImdb/ or {ARCHIVE} under {data_dir}" if data_dir else "no --data-dir or $KERASAPPS_DATA_DIR"
-            raise DatasetUnavailable(
-                f"{place}, and {error.reason}",
-                f"Point --data-dir at a folder holding aclImdb/{{train,test}}/{{pos,neg}}/*.txt or {ARCHIVE}, "
-                f"or run once with network.",
-            ) from None
+        splits = _read_tfds(data_dir)
         where = "tfds"
     vocabulary, x_train, x_test = _tokenize(splits, spec)
     info = DatasetInfo(

@@ -12,8 +12,7 @@ import numpy as np
 
 from kerasapps.data.idx import read_idx
 from kerasapps.data.image_preprocessing import image_dataset, image_spec, make_augment
-from kerasapps.data.tfds_source import load_tfds_arrays
-from kerasapps.errors import DatasetUnavailable
+from kerasapps.data.tfds_source import load_tfds_unless_named
 from kerasapps.registry import register_dataset
 
 IDX_FILES = {
@@ -54,15 +53,11 @@ def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad
         arrays = read_idx_folder(folder)
         source = f"local: {folder}"
     else:
-        try:
-            splits = load_tfds_arrays(tfds_name)
-        except DatasetUnavailable as error:
-            where = f"no IDX files under {data_dir}" if data_dir else "no --data-dir or $KERASAPPS_DATA_DIR"
-            raise DatasetUnavailable(
-                f"{where}, and {error.reason}",
-                f"Point --data-dir at a folder with the four IDX .gz files "
-                f"({', '.join(IDX_FILES['train'] + IDX_FILES['test'])}), or run once with network.",
-            ) from None
+        splits = load_tfds_unless_named(
+            tfds_name, data_dir, f"no {name} IDX files (in {' or '.join(subfolders)}/ or the folder itself)",
+            f"Point --data-dir at a folder with the four IDX .gz files "
+            f"({', '.join(IDX_FILES['train'] + IDX_FILES['test'])})",
+        )
         arrays = {split: (d["image"][..., 0], d["label"]) for split, d in splits.items()}
         source = "tfds"
     return _digit_dataset(name, source, class_names, arrays, pad_to=pad_to, augment=augment, max_shift=max_shift)

@@ -2,8 +2,31 @@
 
 import os
 
+from kerasapps import settings
 from kerasapps.data.core import network_available
 from kerasapps.errors import DatasetUnavailable
+
+
+def load_tfds_unless_named(tfds_name, data_dir, missing, hint):
+    """TFDS's `tfds_name` (`load_tfds_arrays`) when the user named no data folder.
+
+    A folder the user named (`data_dir`) that lacks the dataset is an error, never a
+    reason to look elsewhere: `missing` says what it lacks, `hint` how to provide it
+    ("Point --data-dir at ...").
+
+    Raises:
+        DatasetUnavailable: a folder was named, or TFDS has no copy and there is no network.
+    """
+    if data_dir:
+        raise DatasetUnavailable(
+            f"{missing} under {data_dir}", f"{hint}, or name no folder (neither --data-dir nor $KERASAPPS_DATA_DIR) for TFDS."
+        )
+    try:
+        return load_tfds_arrays(tfds_name)
+    except DatasetUnavailable as error:
+        raise DatasetUnavailable(
+            f"no --data-dir or $KERASAPPS_DATA_DIR, and {error.reason}", f"{hint}, or run once with network."
+        ) from None
 
 
 def load_tfds_arrays(tfds_name, splits=("train", "test")):
@@ -18,7 +41,7 @@ def load_tfds_arrays(tfds_name, splits=("train", "test")):
     """
     import tensorflow_datasets as tfds
 
-    data_dir = os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    data_dir = settings.tfds_dir()
     # Opening a builder for a dataset that was never cached logs warnings and
     # creates folders, so look for the folder before asking TFDS.
     cached = os.path.isdir(os.path.join(data_dir, tfds_name))

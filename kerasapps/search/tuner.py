@@ -24,7 +24,7 @@ import warnings
 import keras_tuner
 import pandas as pd
 
-from kerasapps import runs
+from kerasapps import runs, settings
 from kerasapps.config import OBJECTIVES, load_config, read_yaml, save_config
 from kerasapps.data import load_experiment_data
 from kerasapps.errors import UserError, check_choice
@@ -263,16 +263,8 @@ def _distributed_env(role, address):
         return
     tuner_id = "chief" if role == "chief" else f"worker-{socket.gethostname()}-{os.getpid()}"
     env = {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": address[0], "KERASTUNER_ORACLE_PORT": address[1]}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with settings.environment(env):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # --- results ----------------------------------------------------------------------
@@ -302,7 +294,8 @@ def trials_table(oracle, config, entries):
         })
     table = pd.DataFrame(rows)
     if len(table):
-        table["epochs"] = table["epochs"].round().astype("Int64")  # a mean over executions
+        # a mean over executions; a column of None only where every trial failed
+        table["epochs"] = pd.to_numeric(table["epochs"]).round().astype("Int64")
     return table
 
 

@@ -28,11 +28,11 @@ import tempfile
 
 import numpy as np
 
+from kerasapps import settings
 from kerasapps.errors import UserError
 from kerasapps.lazy import keras
-from kerasapps.processes import ADDRESSES_ENV, PROCESS_ID_ENV, PROCESSES_ENV
+from kerasapps.settings import ADDRESSES_ENV, DISTRIBUTED_ENV, PROCESS_ID_ENV, PROCESSES_ENV
 
-AUTO_ENV = "KERASAPPS_DISTRIBUTED"
 PATH_BYTES = 4096  # room for a run folder's path when process 0 tells the others
 
 
@@ -56,10 +56,10 @@ class Cluster:
 SINGLE = Cluster()
 
 
-def distribution_requested(environ=os.environ):
-    """True when the environment asks for a run across processes (see the module docstring)."""
+def distribution_requested(environ):
+    """True when `environ` (`settings.distribution()`) asks for a run across processes (see the module docstring)."""
     slurm_tasks = environ.get("SLURM_STEP_NUM_TASKS") or environ.get("SLURM_NTASKS") or "1"
-    return bool(environ.get(PROCESSES_ENV)) or environ.get(AUTO_ENV) == "1" or (
+    return bool(environ.get(PROCESSES_ENV)) or environ.get(DISTRIBUTED_ENV) == "1" or (
         "SLURM_PROCID" in environ and slurm_tasks.isdigit() and int(slurm_tasks) > 1
     )
 
@@ -73,14 +73,15 @@ def start_cluster():
     Raises:
         UserError: the backend is not JAX, or the variables are incomplete.
     """
-    if not distribution_requested():
+    environ = settings.distribution()
+    if not distribution_requested(environ):
         return SINGLE
     if keras.backend.backend() != "jax":
         raise UserError(
             f"Training across processes needs the JAX backend, not {keras.backend.backend()!r}: "
             "add --backend jax (pip install 'kerasapps[jax]')."
         )
-    if os.environ.get(PROCESSES_ENV) and not (os.environ.get(ADDRESSES_ENV) and os.environ.get(PROCESS_ID_ENV)):
+    if environ.get(PROCESSES_ENV) and not (environ.get(ADDRESSES_ENV) and environ.get(PROCESS_ID_ENV)):
         raise UserError(
             f"{PROCESSES_ENV} is set, so {ADDRESSES_ENV} (process 0's HOST:PORT) and {PROCESS_ID_ENV} "
             "(0 .. N-1) must be set too; `python -m kerasapps.launch --processes N train ...` sets all three."
