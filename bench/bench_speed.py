@@ -18,12 +18,12 @@ alternates from round to round (so a slow spell of the machine hits all of them)
 - "keras model.fit": the tutorial script, the same Keras model compiled with Keras's
   defaults (one batch per call, float32, Keras's own batch norm and convolutions) and
   `model.fit(x, y)` on NumPy arrays;
-- A/B variants of our run, only when asked for with --contenders: "kerasapps.train, keras bn"
-  with Keras's own batch norm code (KERASAPPS_FAST_BATCH_NORM=0, `kerasapps.models.batch_norm`);
-  "kerasapps.train, keras conv" with C5 run as Keras's convolution (KERASAPPS_FULL_MAP_CONV=0,
-  `kerasapps.models.full_map_conv`); "kerasapps.train, 1 inter-op thread" with
-  TF_NUM_INTEROP_THREADS=1 (TensorFlow runs one op at a time, each on every core); and
-  "pytorch eager, conv C5", the twin with C5 run as nn.Conv2d (`FullMapConv2d` off).
+- A/B variants, only when asked for with --contenders, each its config overrides over the
+  others' (`VARIANTS`): "kerasapps.train, keras layers" trains with Keras's own batch norm
+  and C5 convolution (train.fast_layers=false: `kerasapps.models.batch_norm`,
+  `kerasapps.models.full_map_conv`); "kerasapps.train, default inter-op threads" with
+  TensorFlow's own thread pools (train.inter_op_threads=0); "pytorch eager, conv C5", the
+  twin with C5 run as nn.Conv2d (train.fast_layers=false turns `FullMapConv2d` off).
 
 Peak memory is each process's maximum resident set (`os.wait4`). On a virtual
 machine, "steal_s" is the CPU time the host took from this machine's cores while the
@@ -45,15 +45,14 @@ import time
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "speed.csv"
 CONTENDERS = ("kerasapps.train", "pytorch eager", "keras model.fit")
-# Each contender's environment over the user's: what a tutorial runs, or what an A/B variant changes.
-ENVIRONMENTS = {
-    "keras model.fit": {"KERASAPPS_FAST_BATCH_NORM": "0", "KERASAPPS_FULL_MAP_CONV": "0"},  # Keras's own layers
-    "kerasapps.train, keras bn": {"KERASAPPS_FAST_BATCH_NORM": "0"},
-    "kerasapps.train, keras conv": {"KERASAPPS_FULL_MAP_CONV": "0"},
-    "kerasapps.train, 1 inter-op thread": {"TF_NUM_INTEROP_THREADS": "1"},
-    "pytorch eager, conv C5": {"KERASAPPS_FULL_MAP_CONV": "0"},
+# Each contender's config overrides after --set's: what a tutorial runs, or what an A/B variant changes.
+VARIANTS = {
+    "keras model.fit": ["train.fast_layers=false"],  # Keras's own layers
+    "kerasapps.train, keras layers": ["train.fast_layers=false"],
+    "kerasapps.train, default inter-op threads": ["train.inter_op_threads=0"],
+    "pytorch eager, conv C5": ["train.fast_layers=false"],
 }
-OPTIONAL = tuple(name for name in ENVIRONMENTS if name != "keras model.fit")
+OPTIONAL = tuple(name for name in VARIANTS if name != "keras model.fit")
 # The contenders start from the user's environment, before importing kerasapps here
 # sets TF_ENABLE_ONEDNN_OPTS (kerasapps.lazy) in this process's.
 USER_ENVIRONMENT = dict(os.environ)
@@ -67,11 +66,12 @@ def worker(contender, experiment, overrides):
     if contender == "keras model.fit":
         # Imported first, as a tutorial does: TensorFlow's own oneDNN default, not the one kerasapps.lazy sets.
         import tensorflow  # noqa: F401
+    from kerasapps import settings
     from kerasapps.config import load_config
     from kerasapps.data import load_experiment_data
 
     config = load_config(experiment, overrides=overrides)
-    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, log=lambda _: None)
+    dataset, (x, y), (x_val, y_val) = load_experiment_data(config, data_dir=settings.data_dir(), log=lambda _: None)
     if contender.startswith("pytorch eager"):
         from kerasapps.compare.torch_side import train_native
 
@@ -104,7 +104,7 @@ def stolen_seconds():
 
 def run_contender(contender, experiment, overrides, runs_dir):
     """Run one contender in a fresh process; returns (images/s, test accuracy, peak MB, wall s, stolen s)."""
-    sets = [arg for override in overrides for arg in ("--set", override)]
+    sets = [arg for override in [*overrides, *VARIANTS.get(contender, [])] for arg in ("--set", override)]
     ours = contender.startswith("kerasapps.train")
     if ours:
         command = [sys.executable, "-m", "kerasapps.train", experiment, "--runs-dir", runs_dir, *sets]
@@ -112,7 +112,7 @@ def run_contender(contender, experiment, overrides, runs_dir):
         command = [sys.executable, __file__, "--worker", contender, experiment, *sets]
     start, stolen = time.perf_counter(), stolen_seconds()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**USER_ENVIRONMENT, **ENVIRONMENTS.get(contender, {})})
+                               env=USER_ENVIRONMENT)
     _, status, usage = os.wait4(process.pid, 0)  # the child's own peak memory, not the largest child's so far
     wall, stolen = time.perf_counter() - start, stolen_seconds() - stolen
     out, err = process.stdout.read(), process.stderr.read()
@@ -170,7 +170,8 @@ def main(argv=None):
         torch_speed = frame[frame.contender == "pytorch eager"].set_index("round").train_images_per_s
         frame["vs_pytorch"] = (frame.train_images_per_s / frame["round"].map(torch_speed)).round(3)
     versions = library_versions()
-    frame["machine"], frame["tensorflow"] = versions["machine"], versions["tensorflow"]
+    frame["machine"], frame["cpu"], frame["tensorflow"] = versions["machine"], versions["cpu"], versions["tensorflow"]
+    frame["onednn"] = USER_ENVIRONMENT.get("TF_ENABLE_ONEDNN_OPTS", "1")  # what the contenders ran with
     RESULTS.parent.mkdir(exist_ok=True)
     earlier = pd.read_csv(RESULTS) if RESULTS.exists() else None  # its rows may lack this run's newer columns
     pd.concat([earlier, frame], ignore_index=True).to_csv(RESULTS, index=False)

@@ -3,8 +3,8 @@
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_where_time_goes.py --repeats 3
 
 For each setting (float32 or bfloat16 compute, `steps_per_execution` 1 or the
-config's, and with --batch-norms the batch norm code: "fast", `kerasapps.models.batch_norm`,
-or "keras", Keras's own) it times, on the experiment's real training split, in seconds per epoch:
+config's, and with --layers the layers: "fast", `train.fast_layers` (`kerasapps.models.batch_norm`,
+`kerasapps.models.full_map_conv`), or "keras", Keras's own) it times, on the experiment's real training split, in seconds per epoch:
 
 - "input": the tf.data pipeline alone (every batch of an epoch gathered, nothing trained);
 - "steps": the training steps alone, on one batch held in memory and repeated;
@@ -24,7 +24,6 @@ import argparse
 import copy
 import datetime
 import itertools
-import os
 import pathlib
 import sys
 import time
@@ -100,12 +99,13 @@ def main(argv=None):
                         help="config override for every setting")
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"],
                         help="compute dtypes to time (default: both; bfloat16 is slow on CPUs without AVX512_BF16)")
-    parser.add_argument("--batch-norms", nargs="+", default=["fast"], choices=["fast", "keras"],
-                        help="batch norm code to time: ours (fast, the default) and/or Keras's own (keras)")
+    parser.add_argument("--layers", nargs="+", default=["fast"], choices=["fast", "keras"],
+                        help="layers to time: ours (fast, train.fast_layers, the default) and/or Keras's own (keras)")
     args = parser.parse_args(argv)
 
     import pandas as pd
 
+    from kerasapps import settings
     from kerasapps.config import load_config
     from kerasapps.data import load_experiment_data
     from kerasapps.lazy import import_tensorflow
@@ -113,17 +113,17 @@ def main(argv=None):
 
     import_tensorflow()
     base = load_config(args.experiment, overrides=args.overrides)
-    dataset, train, validation = load_experiment_data(base, log=lambda _: None)
+    dataset, train, validation = load_experiment_data(base, data_dir=settings.data_dir(), log=lambda _: None)
     mixed_settings = [precision == "bfloat16" for precision in args.precisions]
-    settings = list(itertools.product(mixed_settings, sorted({1, base.train.steps_per_execution}), args.batch_norms))
+    variants = list(itertools.product(mixed_settings, sorted({1, base.train.steps_per_execution}), args.layers))
     stamp, rows = datetime.datetime.now().isoformat(timespec="seconds"), []
     for repeat in range(args.repeats):
-        for mixed, steps_per_execution, batch_norm in settings if repeat % 2 == 0 else settings[::-1]:
-            os.environ["KERASAPPS_FAST_BATCH_NORM"] = "1" if batch_norm == "fast" else "0"  # read when a step is traced
+        for mixed, steps_per_execution, layers in variants if repeat % 2 == 0 else variants[::-1]:
             config = copy.deepcopy(base)
             config.train.mixed_precision, config.train.steps_per_execution = mixed, steps_per_execution
+            config.train.fast_layers = layers == "fast"
             seconds = time_epoch(config, dataset, train, validation)
-            setting = f"{'bfloat16' if mixed else 'float32'}, steps_per_execution={steps_per_execution}, {batch_norm} bn"
+            setting = f"{'bfloat16' if mixed else 'float32'}, steps_per_execution={steps_per_execution}, {layers} layers"
             rows.append({"date": stamp, "experiment": args.experiment, "repeat": repeat + 1, "setting": setting,
                          **{f"{k}_s": round(v, 3) for k, v in seconds.items()}})  # fmt: skip
             print(f"repeat {repeat + 1}  {setting:36s}  " + "  ".join(f"{k} {v:5.2f} s" for k, v in seconds.items()),

@@ -1,15 +1,15 @@
 """Profile: where one training step of an experiment spends its time, op by op (TensorFlow profiler).
 
-    KERASAPPS_DATA_DIR=../shared/data python bench/profile_step.py lenet --batch-norms fast keras
+    KERASAPPS_DATA_DIR=../shared/data python bench/profile_step.py lenet --layers fast keras
 
 Builds and compiles the experiment's model as `kerasapps.train` does, holds one batch of
 its real training images in memory, runs `--steps` steps to trace and warm up, then
 `--steps` more under `tf.profiler`. From the profile it sums each op's time (over both
 of the machine's cores, so the total can exceed the wall time) and prints the
 milliseconds per step by op type and by layer (forward, and its gradient as
-"gradient_tape/..."), beside the step's wall time. With --batch-norms, each batch norm
-code ("fast": `kerasapps.models.batch_norm`; "keras": Keras's own) is profiled in turn.
-Appends one row per (batch norm, op type) to bench/results/step_profile.csv. Run it alone.
+"gradient_tape/..."), beside the step's wall time. With --layers, each kind of layers
+("fast": `train.fast_layers`; "keras": Keras's own) is profiled in turn.
+Appends one row per (layers, op type) to bench/results/step_profile.csv. Run it alone.
 """
 
 import argparse
@@ -71,13 +71,14 @@ def main(argv=None):
     parser.add_argument("experiment", nargs="?", default="lenet")
     parser.add_argument("--steps", type=int, default=64, help="steps to warm up, then steps to profile (default: 64)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--batch-norms", nargs="+", default=["fast"], choices=["fast", "keras"],
-                        help="batch norm code to profile: ours (fast, the default) and/or Keras's own (keras)")  # fmt: skip
+    parser.add_argument("--layers", nargs="+", default=["fast"], choices=["fast", "keras"],
+                        help="layers to profile: ours (fast, train.fast_layers, the default) and/or Keras's own (keras)")  # fmt: skip
     parser.add_argument("--top", type=int, default=12, help="rows of each table (default: 12)")
     args = parser.parse_args(argv)
 
     import pandas as pd
 
+    from kerasapps import settings
     from kerasapps.config import load_config
     from kerasapps.data import load_experiment_data
     from kerasapps.lazy import import_tensorflow
@@ -85,19 +86,19 @@ def main(argv=None):
 
     import_tensorflow()
     config = load_config(args.experiment, overrides=args.overrides)
-    dataset, (x, y), _ = load_experiment_data(config, log=lambda _: None)
+    dataset, (x, y), _ = load_experiment_data(config, data_dir=settings.data_dir(), log=lambda _: None)
     x, y = x[: config.train.batch_size], y[: config.train.batch_size]
     stamp, rows = datetime.datetime.now().isoformat(timespec="seconds"), []
-    for batch_norm in args.batch_norms:
-        os.environ["KERASAPPS_FAST_BATCH_NORM"] = "1" if batch_norm == "fast" else "0"  # read when a step is traced
+    for layers in args.layers:
+        config.train.fast_layers = layers == "fast"
         wall_ms, by_type, by_layer = profile(config, dataset, x, y, args.steps)
-        print(f"\n{batch_norm} batch norm: {wall_ms:.1f} ms per step (wall), {sum(by_type.values()):.1f} ms of ops")
+        print(f"\n{layers} layers: {wall_ms:.1f} ms per step (wall), {sum(by_type.values()):.1f} ms of ops")
         for title, table in (("op type", by_type), ("layer", by_layer)):
             print(f"  ms per step by {title}:")
             for name, ms in table.most_common(args.top):
                 print(f"    {ms:7.2f}  {name}")
         rows += [{"date": stamp, "experiment": args.experiment, "overrides": " ".join(args.overrides),
-                  "batch_norm": batch_norm, "wall_ms_per_step": round(wall_ms, 2), "op_type": op,
+                  "batch_norm": layers, "wall_ms_per_step": round(wall_ms, 2), "op_type": op,
                   "op_ms_per_step": round(ms, 3)} for op, ms in by_type.most_common()]  # fmt: skip
     frame = pd.DataFrame(rows)
     frame["machine"] = library_versions()["machine"]

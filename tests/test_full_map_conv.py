@@ -6,9 +6,14 @@ import pytest
 import tensorflow as tf
 from conftest import fit_save_and_load
 
-import kerasapps.models  # noqa: F401  (registers the layer when Keras loads)
+from kerasapps import settings
 from kerasapps.models import build_model
-from kerasapps.models.full_map_conv import Conv2D
+from kerasapps.models.full_map_conv import _covers_the_map, with_full_map_product
+
+# The product and the convolution sum the same kh * kw * C products in another order: float32
+# differs by at most about n * 2**-24 of the sum of magnitudes, n = 5 * 5 * 16 = 400 here (2.4e-5 on
+# values of order one); a wrong layout of the kernel or the map is off by order one.
+TOLERANCE = 5 * 5 * 16 * 2**-24
 
 
 def _step(layer, x, upstream):
@@ -25,34 +30,37 @@ def test_results_and_gradients_match_keras_where_the_kernel_covers_the_map(shape
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=shape).astype("float32"))
     upstream = tf.constant(rng.normal(size=(shape[0], 1, 1, 12)).astype("float32"))
-    theirs, ours = keras.layers.Conv2D(12, kernel, bias_initializer="random_normal"), Conv2D(12, kernel)
+    theirs = keras.layers.Conv2D(12, kernel, bias_initializer="random_normal")
+    ours = with_full_map_product(keras.layers.Conv2D(12, kernel))
     for layer in (theirs, ours):
         layer.build(shape)
     ours.set_weights(theirs.get_weights())
-    assert ours._covers_the_map(x)
+    assert _covers_the_map(ours, x)
     names = ("outputs", "d x", "d kernel", "d bias")
     for name, a, b in zip(names, _step(ours, x, upstream), _step(theirs, x, upstream)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(a, b, rtol=TOLERANCE, atol=TOLERANCE, err_msg=name)
 
 
-def test_keras_code_runs_where_the_kernel_does_not_cover_the_map(monkeypatch):
+def test_keras_code_runs_where_the_kernel_does_not_cover_the_map():
     x = tf.zeros((2, 6, 5, 3))
-    assert not Conv2D(4, 5)._covers_the_map(x)  # 6 rows for a kernel of 5
-    assert not Conv2D(4, 5, padding="same")._covers_the_map(tf.zeros((2, 5, 5, 3)))
-    assert not Conv2D(4, 5, strides=2)._covers_the_map(tf.zeros((2, 5, 5, 3)))
-    layer = Conv2D(4, 3)
-    assert layer(x).shape == (2, 4, 3, 4)  # Keras's own convolution
-    covering = tf.zeros((2, 5, 5, 3))
+    Conv2D = keras.layers.Conv2D
+    assert not _covers_the_map(Conv2D(4, 5), x)  # 6 rows for a kernel of 5
+    assert not _covers_the_map(Conv2D(4, 5, padding="same"), tf.zeros((2, 5, 5, 3)))
+    assert not _covers_the_map(Conv2D(4, 5, strides=2), tf.zeros((2, 5, 5, 3)))
+    assert with_full_map_product(Conv2D(4, 3))(x).shape == (2, 4, 3, 4)  # Keras's own convolution
+
+
+def _replaced(model):
+    """For each Conv2D of `model`: whether its convolution is the full-map product."""
+    return ["convolution_op" in vars(layer) for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def test_lenet_c5_uses_it_with_fast_layers_and_saves_keras_own_layer(tmp_path, monkeypatch):
+    assert _replaced(build_model("lenet5_modern", batch_norm=True)) == [False, False, True]  # C1, C3, C5
+    with settings.use_fast_layers(False):
+        assert _replaced(build_model("lenet5_modern")) == [False, False, False]
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    assert not Conv2D(4, 5)._covers_the_map(covering)  # measured on TensorFlow only
+    assert _replaced(build_model("lenet5_modern")) == [False, False, False]  # measured on TensorFlow only
     monkeypatch.undo()
-    monkeypatch.setenv("KERASAPPS_FULL_MAP_CONV", "0")
-    assert not Conv2D(4, 5)._covers_the_map(covering)
-
-
-def test_lenet_c5_uses_it_and_a_saved_model_loads_with_it(tmp_path):
-    model = build_model("lenet5_modern", batch_norm=True)
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert [type(layer) is Conv2D for layer in convs] == [False, False, True]  # C1, C3, C5
-    assert type(convs[2]).__name__ == "Conv2D"  # summaries and the PyTorch twins read it as Keras's
-    assert type(fit_save_and_load(model, tmp_path).get_layer("C5")) is Conv2D
+    loaded = fit_save_and_load(build_model("lenet5_modern", batch_norm=True), tmp_path)
+    assert type(loaded.get_layer("C5")) is keras.layers.Conv2D and _replaced(loaded) == [False, False, False]

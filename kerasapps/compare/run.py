@@ -27,7 +27,7 @@ import numpy as np
 from kerasapps.compare.report import write_report
 from kerasapps.compare.timing import DEFAULT_DEPLOY_TIME_LIMIT
 from kerasapps.compare.worker import ARRAYS, SIDES
-from kerasapps.config import set_value
+from kerasapps.config import model_arguments, set_value
 from kerasapps.data import load_experiment_data
 from kerasapps.errors import UserError, check_at_least
 
@@ -54,7 +54,7 @@ def compare_experiment(
 
     Args:
         out: root folder; the report goes to `<out>/<experiment>/` (default `compare/`).
-        data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
+        data_dir: the local dataset folder the user named (None: TFDS).
         steps: train every side for this many batches only: one epoch over the first `steps` x batch size
             training examples (they are already shuffled); default: the experiment's epochs.
         deploy_examples: test inputs each deployed file runs on (0 = the whole test split).
@@ -87,7 +87,7 @@ def compare_experiment(
     if steps is not None:
         set_value(config, "train.epochs", 1)
         x_train, y_train = x_train[: steps * config.train.batch_size], y_train[: steps * config.train.batch_size]
-    build_twin(config.model.name, **{**dataset.info.model_kwargs, **config.model.args})  # no twin: fail before training
+    build_twin(config.model.name, **model_arguments(config, dataset.info.model_kwargs))  # no twin: fail before training
     # shuffled once, so that the first --deploy-examples are a fair sample (IMDB's test split is sorted by label)
     order = np.random.default_rng(config.seed).permutation(len(dataset.x_test))
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": dataset.x_test[order], "y_test": dataset.y_test[order]}

@@ -16,8 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from kerasapps import settings
 from kerasapps.compare.timing import FirstStep, throughput, time_limit, timed_out
 from kerasapps.compare.torch_twins import build_twin, parameter_count, scores, to_channels_first
+from kerasapps.config import model_arguments
 from kerasapps.deploy.bundle import representative_set
 from kerasapps.deploy.convert import first_line
 from kerasapps.errors import UserError
@@ -60,7 +62,8 @@ def train_native(job, config, arrays, *, compiled=False, started):
     """Train the PyTorch twin of the experiment's model in a plain loop; returns (twin, test scores, result dict)."""
     torch.manual_seed(config.seed)
     x_train, y_train = tensors(arrays["x_train"]), torch.from_numpy(arrays["y_train"])
-    twin = build_twin(config.model.name, **{**job["model_kwargs"], **config.model.args})
+    with settings.use_fast_layers(config.train.fast_layers):
+        twin = build_twin(config.model.name, **model_arguments(config, job["model_kwargs"]))
     batch, epochs = config.train.batch_size, config.train.epochs
     steps_per_epoch = -(-len(x_train) // batch)
     optimizer, scheduler = make_optimizer(twin, config, steps_per_epoch, config.model.args.get("weight_decay", 0.0))

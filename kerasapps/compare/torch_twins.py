@@ -36,13 +36,13 @@ S4's whole map, is one matrix product on both (`models.full_map_conv`, `FullMapC
 """
 
 import math
-import os
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kerasapps import settings
 from kerasapps.errors import UserError, check_choice
 from kerasapps.geometry import conv_output_size, pool_output_size
 from kerasapps.models import MODELS
@@ -63,11 +63,11 @@ def keras_batch_norm(channels, keras_momentum=0.99):
 class FullMapConv2d(nn.Conv2d):
     """nn.Conv2d computed as `F.linear` where its kernel covers the whole input map, as
     `kerasapps.models.full_map_conv.Conv2D` is on the Keras side (the same weights and results;
-    KERASAPPS_FULL_MAP_CONV=0 turns both off)."""
+    `train.fast_layers` false builds both sides with the plain convolution)."""
 
     def forward(self, x):
         covers = tuple(x.shape[-2:]) == self.kernel_size and self.padding == (0, 0) and self.stride == (1, 1)
-        if not covers or os.environ.get("KERASAPPS_FULL_MAP_CONV", "1") == "0":
+        if not covers:
             return super().forward(x)
         flat = F.linear(x.flatten(1), self.weight.flatten(1), self.bias)  # both in (C, kh, kw) order
         return flat.view(-1, self.out_channels, 1, 1)
@@ -95,7 +95,7 @@ class LeNet5(nn.Module):
         )  # noqa: E731
         maps = (c3_filters, side(height), side(width))
         if c5 == "conv":
-            self.C5 = self._conv("C5", c3_filters, c5_units, kernel_size, batch_norm, Conv=FullMapConv2d)
+            self.C5 = self._conv("C5", c3_filters, c5_units, kernel_size, batch_norm, Conv=FullMapConv2d if settings.fast_layers() else nn.Conv2d)
         else:
             self.C5 = nn.Linear(math.prod(maps), c5_units)
             self.C5.keras_input_maps = maps  # copy_keras_weights reorders its rows

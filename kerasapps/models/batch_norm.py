@@ -8,24 +8,20 @@ Profiled on a 2-core AVX2 CPU (bench/profile_step.py), batch norm took about 40%
 LeNet's op time per batch of 128, more than its three convolutions forward; oneDNN's
 fused batch norm was slower still (docs/performance.md).
 
-This layer is the same layer (same arguments, weights, config and results, tested
-against Keras's) with one change: in a TensorFlow training step it views the
+`with_fast_training` keeps Keras's layer (same arguments, weights, config and results,
+tested against Keras's) with one change: in a TensorFlow training step it views the
 (batch, H, W, C) tensor as rows of k pixels x C channels, k a divisor of H*W with
 k*C up to 128, so every reduction and broadcast runs over a wide last axis, and
 it writes the gradient by hand (the textbook batch norm backward pass: two sums,
 then one expression). Inference, other backends, masks, mixed precision and
 the options the fast path does not cover (renorm, synchronized, another axis) run
-Keras's own code, as does everything when the environment sets
-KERASAPPS_FAST_BATCH_NORM=0 (for an A/B measurement, or to rule this layer out).
-
-It keeps the name `BatchNormalization`, so summaries and the PyTorch twins read it
-as Keras's; saved models record it as `kerasapps>BatchNormalization`, which loads
-wherever `kerasapps.models` is imported. A subclass of a Keras layer needs Keras
-itself, so `kerasapps.models` imports this module when Keras loads.
+Keras's own code. Models take it on TensorFlow while `train.fast_layers` is on
+(`models.common.batch_normalization`; false trains with Keras's step alone, for an
+A/B measurement: bench/bench_speed.py). The layer's class stays Keras's, so a saved
+model holds nothing of this module and opens in plain Keras.
 """
 
 import math
-import os
 
 from kerasapps.lazy import keras, tf
 
@@ -37,69 +33,77 @@ def pixels_per_row(pixels, channels):
     return max((k for k in range(1, WIDE // channels + 1) if pixels % k == 0), default=1)
 
 
-@keras.saving.register_keras_serializable(package="kerasapps")
-class BatchNormalization(keras.layers.BatchNormalization):
-    """`keras.layers.BatchNormalization` with a faster TensorFlow training step (module docstring)."""
+def with_fast_training(layer):
+    """Give `keras.layers.BatchNormalization` `layer` the faster TensorFlow training step; returns it.
 
-    def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable and self._fast_path_applies(inputs, mask)):
-            return super().call(inputs, training=training, mask=mask)
-        outputs, mean, variance = self._normalize_batch(inputs)
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+    The layer stays Keras's own (class, config, weights: a saved model holds Keras's layer);
+    only its `call` in a training step on float32 inputs is replaced, and every other call
+    (inference, masks, options the fast path does not cover) goes to Keras's.
+    """
+    keras_call = layer.call
+
+    def call(inputs, training=None, mask=None):
+        if not (training and layer.trainable and _fast_path_applies(layer, inputs, mask)):
+            return keras_call(inputs, training=training, mask=mask)
+        outputs, mean, variance = _normalize_batch(layer, inputs)
+        layer.moving_mean.assign(layer.moving_mean * layer.momentum + mean * (1.0 - layer.momentum))
+        layer.moving_variance.assign(layer.moving_variance * layer.momentum + variance * (1.0 - layer.momentum))
         return outputs
 
-    def _fast_path_applies(self, inputs, mask):
-        return (
-            os.environ.get("KERASAPPS_FAST_BATCH_NORM", "1") != "0"
-            and keras.backend.backend() == "tensorflow"
-            and mask is None
-            and keras.backend.standardize_dtype(inputs.dtype) == "float32"
-            and self.compute_dtype == "float32"
-            and self.center
-            and self.scale
-            and not self.renorm
-            and not self.synchronized
-            and self.axis in (-1, len(inputs.shape) - 1)
-            and None not in inputs.shape[1:]
-        )
+    layer.call = call
+    return layer
 
-    def _normalize_batch(self, inputs):
-        """Normalize `inputs` by its own batch statistics. Returns (outputs, mean, variance)."""
-        channels = inputs.shape[-1]
-        k = pixels_per_row(math.prod(inputs.shape[1:-1]), channels)
-        epsilon = self.epsilon
 
-        def widen(per_channel):  # (C,) -> (k*C,): one value per column of a row
-            return tf.tile(per_channel, [k])
+def _fast_path_applies(layer, inputs, mask):
+    return (
+        mask is None
+        and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+        and layer.compute_dtype == "float32"
+        and layer.center
+        and layer.scale
+        and not layer.renorm
+        and not layer.synchronized
+        and layer.axis in (-1, len(inputs.shape) - 1)
+        and None not in inputs.shape[1:]
+    )
 
-        def per_channel_sum(rows):  # (n, k*C) -> (C,)
-            return tf.reduce_sum(tf.reshape(tf.reduce_sum(rows, 0), [k, channels]), 0)
 
-        @tf.custom_gradient
-        def normalize(x, gamma, beta):
-            rows = tf.reshape(x, [-1, k * channels])
-            count = tf.cast(tf.shape(rows)[0] * k, x.dtype)
-            mean = per_channel_sum(rows) / count
-            centered = rows - widen(mean)
-            variance = per_channel_sum(tf.square(centered)) / count  # two passes, as Keras: no cancellation
-            inv_std = tf.math.rsqrt(variance + epsilon)
-            scale = gamma * inv_std
-            outputs = tf.reshape(centered * widen(scale) + widen(beta), tf.shape(x))
+def _normalize_batch(layer, inputs):
+    """Normalize `inputs` by its own batch statistics. Returns (outputs, mean, variance)."""
+    channels = inputs.shape[-1]
+    k = pixels_per_row(math.prod(inputs.shape[1:-1]), channels)
+    epsilon = layer.epsilon
 
-            def gradient(d_outputs, _d_mean, _d_variance):  # mean and variance leave as constants
-                with tf.name_scope(f"{self.name}_gradient"):  # a name in profiles (bench/profile_step.py)
-                    d_rows = tf.reshape(d_outputs, [-1, k * channels])
-                    d_beta = per_channel_sum(d_rows)
-                    d_gamma = per_channel_sum(d_rows * centered) * inv_std  # sum of dy * x_hat
-                    d_rows = (
-                        d_rows * widen(scale)
-                        - centered * widen(scale * inv_std * d_gamma / count)
-                        - widen(scale * d_beta / count)
-                    )
-                    return tf.reshape(d_rows, tf.shape(x)), d_gamma, d_beta
+    def widen(per_channel):  # (C,) -> (k*C,): one value per column of a row
+        return tf.tile(per_channel, [k])
 
-            return (outputs, mean, variance), gradient
+    def per_channel_sum(rows):  # (n, k*C) -> (C,)
+        return tf.reduce_sum(tf.reshape(tf.reduce_sum(rows, 0), [k, channels]), 0)
 
-        outputs, mean, variance = normalize(inputs, tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta))
-        return outputs, tf.stop_gradient(mean), tf.stop_gradient(variance)
+    @tf.custom_gradient
+    def normalize(x, gamma, beta):
+        rows = tf.reshape(x, [-1, k * channels])
+        count = tf.cast(tf.shape(rows)[0] * k, x.dtype)
+        mean = per_channel_sum(rows) / count
+        centered = rows - widen(mean)
+        variance = per_channel_sum(tf.square(centered)) / count  # two passes, as Keras: no cancellation
+        inv_std = tf.math.rsqrt(variance + epsilon)
+        scale = gamma * inv_std
+        outputs = tf.reshape(centered * widen(scale) + widen(beta), tf.shape(x))
+
+        def gradient(d_outputs, _d_mean, _d_variance):  # mean and variance leave as constants
+            with tf.name_scope(f"{layer.name}_gradient"):  # a name in profiles (bench/profile_step.py)
+                d_rows = tf.reshape(d_outputs, [-1, k * channels])
+                d_beta = per_channel_sum(d_rows)
+                d_gamma = per_channel_sum(d_rows * centered) * inv_std  # sum of dy * x_hat
+                d_rows = (
+                    d_rows * widen(scale)
+                    - centered * widen(scale * inv_std * d_gamma / count)
+                    - widen(scale * d_beta / count)
+                )
+                return tf.reshape(d_rows, tf.shape(x)), d_gamma, d_beta
+
+        return (outputs, mean, variance), gradient
+
+    outputs, mean, variance = normalize(inputs, tf.convert_to_tensor(layer.gamma), tf.convert_to_tensor(layer.beta))
+    return outputs, tf.stop_gradient(mean), tf.stop_gradient(variance)

@@ -1,8 +1,11 @@
 """Pieces shared by the model families: assembling a chain of layers, the conv block, weight decay."""
 
+from kerasapps import settings
 from kerasapps.errors import UserError, check_choice
 from kerasapps.geometry import check_layers
 from kerasapps.lazy import keras
+from kerasapps.models.batch_norm import with_fast_training
+from kerasapps.models.full_map_conv import with_full_map_product
 
 APIS = ("sequential", "functional")
 
@@ -47,11 +50,18 @@ def chain(x, layers):
     return x
 
 
-def batch_normalization(*, name, momentum=0.99):
-    """Keras's `BatchNormalization` layer, trained in fewer passes on TensorFlow (`models.batch_norm`)."""
-    from kerasapps.models.batch_norm import BatchNormalization  # a Keras subclass: loads Keras
+def fast_layers_apply():
+    """Whether a model built now takes the faster TensorFlow layers of `models.batch_norm` and
+    `models.full_map_conv` (`train.fast_layers`, TensorFlow only). Saved models never hold them
+    (`training.saving`)."""
+    return settings.fast_layers() and keras.backend.backend() == "tensorflow"
 
-    return BatchNormalization(momentum=momentum, name=name)
+
+def batch_normalization(*, name, momentum=0.99):
+    """Keras's `BatchNormalization` layer, trained in fewer passes on TensorFlow (`models.batch_norm`)
+    where `fast_layers_apply`."""
+    layer = keras.layers.BatchNormalization(momentum=momentum, name=name)
+    return with_fast_training(layer) if fast_layers_apply() else layer
 
 
 def conv_block(
@@ -65,19 +75,13 @@ def conv_block(
     says otherwise; `activation=None` leaves the activation out. `bn_momentum` is Keras's
     (the moving statistics keep that much of their value at each step). `full_map`: the
     kernel is meant to cover the whole input map (LeNet-5's C5), so the convolution is
-    computed as a matrix product there (`models.full_map_conv`).
+    computed as a matrix product there (`models.full_map_conv`) where `fast_layers_apply`.
     """
-    if full_map:
-        from kerasapps.models.full_map_conv import Conv2D  # a Keras subclass: loads Keras
-    else:
-        Conv2D = keras.layers.Conv2D
-    layers = [
-        Conv2D(
-            filters, kernel, strides=strides, padding=padding, groups=groups,
-            use_bias=not batch_norm if use_bias is None else use_bias,
-            kernel_regularizer=kernel_regularizer, name=name,
-        )
-    ]  # fmt: skip
+    conv = keras.layers.Conv2D(
+        filters, kernel, strides=strides, padding=padding, groups=groups,
+        use_bias=not batch_norm if use_bias is None else use_bias, kernel_regularizer=kernel_regularizer, name=name,
+    )  # fmt: skip
+    layers = [with_full_map_product(conv) if full_map and fast_layers_apply() else conv]
     if batch_norm:
         layers.append(batch_normalization(momentum=bn_momentum, name=f"{name}_bn"))
     if activation:

@@ -7,47 +7,46 @@ the same, and its passes for this shape are slow on an AVX2 CPU: 2.5 ms of a bat
 of 128's training step (`ONEDNN_VERBOSE=1`). As a matrix product, C5's gradient
 fell from 3.45 to 0.97 ms of op time a step (`bench/profile_step.py`, docs/performance.md).
 
-This layer is Keras's `Conv2D` (same arguments, weights, config and results,
-tested) with one change: when the kernel is as large as the input map (valid
-padding, stride 1, no dilation or groups, channels last) on TensorFlow, where it
-was measured, `convolution_op` flattens the map and the kernel and multiplies
-them, in training, inference and exported files alike. Any other input or backend
-runs Keras's own convolution, as does everything when the environment sets
-KERASAPPS_FULL_MAP_CONV=0 (for an A/B measurement). (On JAX across two processes
-the product's gradient, summed in two parts, drifted 1e-4 from one process's
-after 72 steps, where the convolution's stays within 1e-5: tests/test_distributed.py.)
-
-It keeps the name `Conv2D`, so summaries and the PyTorch twins read it as Keras's;
-saved models record it as `kerasapps>Conv2D`, which loads wherever
-`kerasapps.models` is imported. A subclass of a Keras layer needs Keras itself,
-so `kerasapps.models` imports this module when Keras loads.
+`with_full_map_product` keeps Keras's `Conv2D` layer (same arguments, weights, config
+and results, tested) with one change: when the kernel is as large as the input map
+(valid padding, stride 1, no dilation or groups, channels last), `convolution_op`
+flattens the map and the kernel and multiplies them. Any other input runs Keras's
+own convolution. Models take it on TensorFlow, where it was measured, while
+`train.fast_layers` is on (`models.common.conv_block`; false trains with Keras's
+convolution, for an A/B measurement: bench/bench_speed.py). The layer's class stays
+Keras's, so a saved model holds nothing of this module: it opens in plain Keras and
+computes C5 as a convolution there, in exported files too.
 """
-
-import os
 
 from kerasapps.lazy import keras
 
 
-@keras.saving.register_keras_serializable(package="kerasapps")
-class Conv2D(keras.layers.Conv2D):
-    """`keras.layers.Conv2D` that multiplies matrices when its kernel covers the whole map (module docstring)."""
+def with_full_map_product(layer):
+    """Give `keras.layers.Conv2D` `layer` the matrix product where its kernel covers the map; returns it.
 
-    def convolution_op(self, inputs, kernel):
-        if not self._covers_the_map(inputs):
-            return super().convolution_op(inputs, kernel)
+    The layer stays Keras's own (class, config, weights: a saved model holds Keras's layer);
+    only its `convolution_op` is replaced, and any other input goes to Keras's.
+    """
+    keras_convolution = layer.convolution_op
+
+    def convolution_op(inputs, kernel):
+        if not _covers_the_map(layer, inputs):
+            return keras_convolution(inputs, kernel)
         ops = keras.ops
         flat = ops.reshape(inputs, (-1, kernel.shape[0] * kernel.shape[1] * kernel.shape[2]))  # (N, kh*kw*C), row-major
-        product = ops.matmul(flat, ops.reshape(kernel, (-1, self.filters)))  # the kernel's (kh, kw, C) in the same order
-        return ops.reshape(product, (-1, 1, 1, self.filters))
+        product = ops.matmul(flat, ops.reshape(kernel, (-1, layer.filters)))  # the kernel's (kh, kw, C) in the same order
+        return ops.reshape(product, (-1, 1, 1, layer.filters))
 
-    def _covers_the_map(self, inputs):
-        return (
-            os.environ.get("KERASAPPS_FULL_MAP_CONV", "1") != "0"
-            and keras.backend.backend() == "tensorflow"
-            and self.data_format == "channels_last"
-            and self.padding == "valid"
-            and tuple(self.strides) == (1, 1)
-            and tuple(self.dilation_rate) == (1, 1)
-            and self.groups == 1
-            and tuple(inputs.shape[1:3]) == tuple(self.kernel_size)
-        )
+    layer.convolution_op = convolution_op
+    return layer
+
+
+def _covers_the_map(layer, inputs):
+    return (
+        layer.data_format == "channels_last"
+        and layer.padding == "valid"
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.groups == 1
+        and tuple(inputs.shape[1:3]) == tuple(layer.kernel_size)
+    )

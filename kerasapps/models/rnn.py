@@ -23,7 +23,7 @@ from kerasapps.models.common import assemble
 from kerasapps.registry import register_model
 
 CELLS = ("lstm", "gru", "simplernn")
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean")
 
 # --- builder ----------------------------------------------------------------------
 
@@ -62,8 +62,7 @@ def build_rnn(
         dropout: dropout rate on each recurrent layer's inputs.
         recurrent_dropout: dropout rate on the recurrent state (no cuDNN kernel if > 0).
         pooling: what the head reads from the last recurrent layer: "last", its final output (the
-            notes' model), "mean", the average of its outputs over the review's unpadded steps, or
-            "max", each output's largest value over those steps.
+            notes' model), or "mean", the average of its outputs over the review's unpadded steps.
         dense_units: width of the ReLU layer before the output (0 = none).
         dense_dropout: dropout rate before the ReLU layer (0 = none).
         tbptt_steps: truncated backpropagation through time: each recurrent layer runs over windows of
@@ -107,10 +106,6 @@ def build_rnn(
         layers.append(recurrent)
     if pooling == "mean":
         layers.append(keras.layers.GlobalAveragePooling1D(name="mean_over_time"))  # honours the padding mask
-    elif pooling == "max":
-        from kerasapps.models.masked_pooling import MaskedGlobalMaxPooling1D  # a Keras subclass: loads Keras
-
-        layers.append(MaskedGlobalMaxPooling1D(name="max_over_time"))
     if dense_dropout:
         layers.append(keras.layers.Dropout(dense_dropout, name="dense_dropout"))
     if dense_units:
