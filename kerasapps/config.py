@@ -14,19 +14,17 @@ which sets each trial's values with `set_value`, the typed path of `--set`.
 
 import dataclasses
 import importlib.resources
-import os
 import pathlib
 import types
 import typing
 
 import yaml
 
-from kerasapps import runs
+from kerasapps import runs, settings
 from kerasapps.data import DATASETS
 from kerasapps.errors import UserError, check_at_least, check_choice, check_positive_number
 from kerasapps.models import MODELS
 
-CONFIG_DIR_ENV = "KERASAPPS_CONFIG_DIR"
 BUNDLED_CONFIGS = importlib.resources.files("kerasapps") / "configs"  # shipped inside the package
 
 
@@ -76,6 +74,9 @@ class TrainConfig:
     mixed_precision: bool | str = False  # bfloat16 compute, float32 weights; "auto": where the hardware has bfloat16
     bucket_by_length: bool = False  # token sequences: batch similar lengths, cut each batch to its longest
     inter_op_threads: int = 0  # TensorFlow ops run side by side; 0: TensorFlow's default, one per core
+    # TensorFlow: batch norm in wider passes, LeNet's C5 as one matrix product (models.batch_norm,
+    # models.full_map_conv; bench/bench_speed.py measures them); saved models hold Keras's own layers
+    fast_layers: bool = True
 
 
 @dataclasses.dataclass
@@ -130,7 +131,7 @@ OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss
 def config_dirs():
     """Folders searched for `<experiment>.yaml`, first match wins: $KERASAPPS_CONFIG_DIR,
     ./configs (the user's own experiments), then the experiments bundled with the package."""
-    dirs = [os.environ.get(CONFIG_DIR_ENV), "configs", pathlib.Path(str(BUNDLED_CONFIGS))]
+    dirs = [settings.config_dir(), "configs", pathlib.Path(str(BUNDLED_CONFIGS))]
     seen, result = set(), []
     for d in dirs:
         if d and pathlib.Path(d).is_dir() and pathlib.Path(d).resolve() not in seen:
@@ -393,6 +394,23 @@ def validate(config):
         0 < b < 1 for b in config.schedule.boundaries
     ):
         raise UserError(f"schedule.boundaries must be increasing fractions of training in (0, 1), got {config.schedule.boundaries}.")
+
+
+def model_arguments(config, model_kwargs):
+    """The builder arguments of `config`'s model: what the data fixes (`model_kwargs`: input shape,
+    classes, vocabulary...) with the config's `model.args` over the rest.
+
+    Raises:
+        UserError: `model.args` sets a value the data fixes to another value.
+    """
+    for key, fixed in model_kwargs.items():
+        given = config.model.args.get(key, fixed)
+        if _plain(given) != _plain(fixed):
+            raise UserError(
+                f"model.args.{key}={given!r} contradicts the data: {config.data.name} gives {key}={_plain(fixed)!r}. "
+                f"Remove model.args.{key}: the dataset sets it."
+            )
+    return {**model_kwargs, **config.model.args}
 
 
 def _plain(value):

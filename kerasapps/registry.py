@@ -95,8 +95,9 @@ class Registry:
         return self.get(name).defaults(skip=self.fixed)
 
     def check_arguments(self, name, arguments, *, where=None):
-        """Raise `UserError` unless every key of `arguments` is a keyword of `name`'s builder
-        and each value is of its default's kind (an int passes for a float, a list for a tuple).
+        """Raise `UserError` unless every key of `arguments` is a keyword of `name`'s builder,
+        each value is of its default's kind (an int passes for a float, a list for a tuple)
+        and in its range (`check_range`), so that a bad value fails before anything is built.
 
         `where` names the config section in messages ("model.args"); a bare
         keyword list otherwise.
@@ -114,11 +115,35 @@ class Registry:
                 raise UserError(
                     f"{label} must be {type(default).__name__} like its default {default!r}, got {value!r}."
                 )
+            check_range(label, value)
 
     def build(self, name, /, **arguments):
         """Check `arguments`, then call `name`'s builder with them."""
         self.check_arguments(name, arguments)
         return self.get(name).builder(**arguments)
+
+
+RATES = ("dropout", "fraction")  # a keyword with one of these in its name is a part of a whole: [0, 1)
+POSITIVE = {  # keywords that count something or size it: above 0 (other numbers: not negative)
+    "num_classes", "units", "fc_units", "c1_filters", "c3_filters", "c5_units", "f6_units", "kernel_size",
+    "stem_filters", "width", "groups", "embedding_dim", "vocab_size", "num_layers", "tbptt_steps",
+    "sequence_length", "timesteps", "features", "channels",
+}  # fmt: skip
+
+
+def check_range(label, value):
+    """Raise `UserError` unless number `value` is in the range its keyword (`label`'s last part)
+    gives it: a rate in [0, 1), a count or size above 0, any other number not negative."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    name = label.rsplit(".", 1)[-1]
+    if any(word in name for word in RATES):
+        if not 0 <= value < 1:
+            raise UserError(f"{label} is a rate in [0, 1), got {value!r}.")
+    elif name in POSITIVE and not value > 0:
+        raise UserError(f"{label} must be above 0, got {value!r}.")
+    elif value < 0:
+        raise UserError(f"{label} cannot be negative, got {value!r}.")
 
 
 def same_kind(value, default):

@@ -238,7 +238,7 @@ def test_weight_decay_is_an_l2_term_of_half_the_rate_on_kernels_only():
     assert len(model.losses) == len(kernels) == 20
     expected = 0.5e-4 * sum(float(np.sum(np.square(k.numpy()))) for k in kernels)
     assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
-    with pytest.raises(UserError, match="weight_decay must be >= 0"):
+    with pytest.raises(UserError, match="weight_decay cannot be negative"):
         build_model("vgg11_cifar", weight_decay=-1.0)
 
 

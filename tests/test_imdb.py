@@ -165,7 +165,7 @@ def test_missing_data_is_dataset_unavailable(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "options, message",
     [({"truncate": "middle"}, "Unrecognized data.options.truncate='middle'"),
-     ({"sequence_length": 0}, "sequence_length must be an integer"),
+     ({"sequence_length": 0}, "sequence_length must be above 0, got 0"),
      ({"vocab": 10}, "Unknown argument 'data.options.vocab' of dataset 'imdb'")],
 )  # fmt: skip
 def test_bad_options_are_user_errors(tiny_folder, options, message):

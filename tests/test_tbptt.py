@@ -65,7 +65,7 @@ def test_a_truncated_model_saves_and_loads(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"tbptt_steps": 0}, "tbptt_steps must be an integer of at least 1"),
+        ({"tbptt_steps": 0}, "tbptt_steps must be above 0, got 0"),
         ({"tbptt_steps": 2.5}, "tbptt_steps must be an integer"),
         ({"tbptt_steps": 12}, "not below the sequence length 12"),
         ({"tbptt_steps": 4, "sequence_length": None}, "needs a fixed sequence length"),
@@ -77,6 +77,7 @@ def test_bad_truncation_is_a_user_error(overrides, message):
         build_model("lstm", **{**SMALL, **overrides})
 
 
+@pytest.mark.slow
 def test_the_lstm_experiment_trains_with_truncated_bptt_on_imdb(data_dir, tmp_path):
     from kerasapps.data import load_experiment_data
     from kerasapps.training.fit import build_experiment_model, compile_model, fit
