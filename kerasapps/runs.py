@@ -11,16 +11,16 @@ import os
 import pathlib
 
 from kerasapps.errors import UserError
+from kerasapps.lazy import keras
 
-RUNS_ROOT_ENV = "KERASAPPS_RUNS_DIR"
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
 
 
 def runs_root(root=None):
-    """Where run folders go: the argument, $KERASAPPS_RUNS_DIR, or ./saved_models."""
-    return pathlib.Path(root or os.environ.get(RUNS_ROOT_ENV) or "saved_models")
+    """Where run folders go: `root`, or ./saved_models (commands pass `settings.runs_dir()`)."""
+    return pathlib.Path(root or "saved_models")
 
 
 def new_run_dir(experiment, root=None):
@@ -123,6 +123,26 @@ def write_atomic(path, content):
 def write_json(path, data):
     """Write `data` as indented JSON, atomically."""
     write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def load_run_model(run_dir, name=MODEL_FILE):
+    """The Keras model `name` of run folder `run_dir`, loaded as plain Keras loads it (safe mode on).
+
+    Raises:
+        UserError: the file is missing, or Keras refuses it (a Lambda layer's code, which safe mode
+            never runs, or a file that is not a Keras model).
+    """
+    path = pathlib.Path(run_dir) / name
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no {name}: train the run to the end first (kerasapps train --resume).")
+    try:
+        return keras.saving.load_model(path)
+    except (ValueError, TypeError, OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"Keras cannot load {path}: {first[:300]} If the file runs code (a Lambda layer), Keras refuses it "
+            "in safe mode; load it yourself with keras.saving.load_model(path, safe_mode=False) only if you trust it."
+        ) from None
 
 
 def save_model_atomic(model, path):

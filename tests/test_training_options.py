@@ -12,7 +12,7 @@ from kerasapps.config import load_config
 from kerasapps.data import DatasetInfo
 from kerasapps.errors import UserError
 from kerasapps.training import build_experiment_model, compile_model
-from kerasapps.training.callbacks import run_callbacks
+from kerasapps.training.callbacks import SaveBest, run_callbacks
 from kerasapps.training.fit import set_inter_op_threads
 from kerasapps.training.optimizers import make_learning_rate, make_optimizer
 
@@ -96,12 +96,20 @@ def test_binary_output_gets_binary_crossentropy():
 
 def test_optional_callbacks_follow_the_config(tmp_path):
     config = load_config("lenet", overrides=["callbacks.early_stopping_patience=2", "callbacks.tensorboard=false"])
-    kinds = {type(c).__name__ for c in run_callbacks(config, tmp_path, has_validation=True, resume=False)}
-    assert {"BackupAndRestore", "CSVLogger", "ModelCheckpoint", "EarlyStopping"} <= kinds
+    kinds = {type(c).__name__ for c in run_callbacks(config, tmp_path, has_validation=True, resume=False, save=None)}
+    assert {"BackupAndRestore", "CSVLogger", "SaveBest", "EarlyStopping"} <= kinds
     assert "TensorBoard" not in kinds
     config = load_config("lenet", overrides=["callbacks.checkpoint=false"])
-    kinds = {type(c).__name__ for c in run_callbacks(config, tmp_path, has_validation=True, resume=False)}
-    assert "ModelCheckpoint" not in kinds and "TensorBoard" in kinds
+    kinds = {type(c).__name__ for c in run_callbacks(config, tmp_path, has_validation=True, resume=False, save=None)}
+    assert "SaveBest" not in kinds and "TensorBoard" in kinds
+
+
+def test_save_best_saves_each_epoch_that_beats_every_earlier_one():
+    saved = []
+    callback = SaveBest(lambda model, path: saved.append(path), "best.keras", "val_accuracy")
+    for epoch, accuracy in enumerate([0.5, 0.7, 0.6, 0.7, 0.9]):
+        callback.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    assert len(saved) == 3 and callback.best == 0.9  # epochs 1, 2 and 5
 
 
 # --- TensorFlow's inter-op thread pool ------------------------------------------------

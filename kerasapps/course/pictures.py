@@ -36,7 +36,7 @@ def visualize_run(run, source=None, *, out=None, data_dir=None, runs_dir=None, l
     """
     run_dir = runs.resolve_run(run, runs_dir)
     spec = runs.read_metrics(run_dir).get("dataset", {}).get("preprocessing") or {}
-    model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+    model = runs.load_run_model(run_dir)
     out = pathlib.Path(out or run_dir / "visualize.png")
     if spec.get("kind") == "text":
         ids = _text_input(run_dir, spec, source, data_dir, log)

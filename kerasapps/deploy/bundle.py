@@ -40,7 +40,7 @@ from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, re
 from kerasapps.deploy.c_array import arena_bytes, c_array_files
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
 from kerasapps.errors import UserError, check_choice
-from kerasapps.lazy import keras, tf
+from kerasapps.lazy import tf
 from kerasapps.scores import accuracy, predicted_classes
 
 QUANTIZE = {"none": ("float32",), "float16": ("float16",), "dynamic": ("dynamic",), "int8": ("int8",), "all": convert.VARIANTS}
@@ -88,7 +88,7 @@ def export_run(
         c_array: also write the int8 model as a C array for TensorFlow Lite Micro
             (model_data.cc/.h, with its tensor-arena size).
         out: root folder; files go to `<out>/<experiment>/` (default `tflite/`).
-        data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
+        data_dir: the local dataset folder the user named (None: TFDS).
         runs_dir: root of run folders.
         overrides: `export.KEY=VALUE` settings over the run's saved config.
         log: where progress lines and the table go.
@@ -117,7 +117,7 @@ def export_run(
     target = pathlib.Path(out or DEFAULT_OUT) / config.name
     stage = _staging_folder(target)
     try:
-        model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+        model = runs.load_run_model(run_dir)
         representative = None
         if "int8" in variants:
             convert.check_io_fits(app_model(model, spec), io)

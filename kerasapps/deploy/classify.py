@@ -19,7 +19,6 @@ import numpy as np
 
 from kerasapps import runs
 from kerasapps.errors import UserError
-from kerasapps.lazy import keras
 
 
 @dataclasses.dataclass
@@ -79,7 +78,7 @@ def open_run(run, *, runs_dir=None, batch_size=256):
     spec = dataset.get("preprocessing") or {}
     if spec.get("kind") == "text" and not (run_dir / spec["vocabulary_file"]).is_file():
         raise UserError(f"Run {run_dir} has no vocabulary file {spec['vocabulary_file']}: it cannot read raw text.")
-    model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+    model = runs.load_run_model(run_dir)
     labels = dataset.get("class_names") or []
     if spec.get("kind") == "text":
         from kerasapps.data.text_preprocessing import read_vocabulary, vectorize

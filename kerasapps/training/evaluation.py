@@ -11,7 +11,6 @@ import numpy as np
 from kerasapps import runs
 from kerasapps.config import load_run_config
 from kerasapps.data import load_experiment_data, make_pipeline
-from kerasapps.lazy import keras
 from kerasapps.plots import plot_confusion
 from kerasapps.scores import predicted_classes
 
@@ -31,7 +30,7 @@ def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
     run_dir = runs.resolve_run(run, runs_dir)
     config = load_run_config(run_dir)
     dataset, _, _ = load_experiment_data(config, data_dir=data_dir, log=log)
-    model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+    model = runs.load_run_model(run_dir)
     test = make_pipeline(dataset.x_test, dataset.y_test, batch_size=config.train.batch_size)
     loss, accuracy = model.evaluate(test, verbose=0)
     predicted = predicted_classes(model.predict(test, verbose=0))

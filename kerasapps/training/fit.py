@@ -1,7 +1,7 @@
 """The one fit of the suite: a config's model, compiled and trained on its pipelines.
 
 `kerasapps.train` (a run) and `kerasapps.tune` (a trial) both go through
-`build_and_compile` and `fit`, so a change to the pipelines, the NaN check or
+`build_and_compile` and `fit`, so a change to the pipelines, the divergence check or
 the compile settings reaches both.
 """
 
@@ -11,11 +11,13 @@ import warnings
 
 import numpy as np
 
+from kerasapps import settings
+from kerasapps.config import model_arguments
 from kerasapps.data import make_pipeline
 from kerasapps.errors import TrainingDiverged
 from kerasapps.lazy import keras, tf
 from kerasapps.models import build_model
-from kerasapps.training.callbacks import StopOnNaN
+from kerasapps.training.callbacks import StopOnDivergence, divergence_bound
 from kerasapps.training.distribution import check_batch_size, current_cluster
 from kerasapps.training.optimizers import make_optimizer
 
@@ -52,12 +54,27 @@ def uses_mixed_precision(setting):
         return bool(setting)
     if tf.config.list_physical_devices("GPU"):
         return True
+    flags = cpu()[1]
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")  # what picks TensorFlow's CPU kernels
+
+
+def cpu():
+    """(model name, the `SPEED_FLAGS` it has) from Linux's /proc/cpuinfo; ("", ()) elsewhere.
+
+    Float32 results differ in the last digits between CPUs with and without AVX512 (oneDNN or
+    Eigen kernels), and speed more than that: every benchmark row and run records this.
+    """
     try:
         with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
+            lines = cpuinfo.read().splitlines()
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return "", ()
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    return model, tuple(flag for flag in SPEED_FLAGS if flag in flags)
 
 
 def build_experiment_model(config, dataset_info):
@@ -70,7 +87,8 @@ def build_experiment_model(config, dataset_info):
     if uses_mixed_precision(config.train.mixed_precision):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        return build_model(config.model.name, **{**dataset_info.model_kwargs, **config.model.args})
+        with settings.use_fast_layers(config.train.fast_layers):
+            return build_model(config.model.name, **model_arguments(config, dataset_info.model_kwargs))
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -106,7 +124,7 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
         config: the experiment config (batch size, epochs, seed).
         train, validation: (x, y) arrays; an empty validation set is skipped.
         augment: the dataset's batch augmentation, or None.
-        callbacks: callbacks besides the NaN check, which every fit gets.
+        callbacks: callbacks besides the divergence check, which every fit gets.
         epochs, initial_epoch: default to the config's epochs and 0 (Hyperband sets both).
         verbose: Keras verbosity (default: progress bar on a terminal, else a line per epoch).
 
@@ -117,7 +135,7 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
         The Keras `History`.
 
     Raises:
-        TrainingDiverged: the loss became NaN or infinite.
+        TrainingDiverged: the loss became NaN or infinite, or exploded (`callbacks.divergence_bound`).
     """
     (x, y), (x_val, y_val) = train, validation
     batch = config.train.batch_size
@@ -125,6 +143,7 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
     check_batch_size(batch, cluster)
     even = cluster.distributed
     buckets = config.train.bucket_by_length
+    divergence = StopOnDivergence(divergence_bound(model.output_shape[-1]))
     with warnings.catch_warnings():
         # Keras's per-process share of a tf.data pipeline has no known length, so the
         # end of each epoch reads to Keras as "ran out of data": it is the epoch's end.
@@ -139,14 +158,15 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
             ) if len(x_val) else None,
             epochs=epochs or config.train.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[*callbacks, StopOnNaN()],
+            callbacks=[*callbacks, divergence],
             verbose=fit_verbosity() if verbose is None else verbose,
             shuffle=False,  # the pipeline shuffles; Keras would only warn
         )
-    losses = history.history.get("loss", [])
-    if not all(np.isfinite(losses)):
+    if divergence.diverged:
+        epoch, loss = divergence.diverged
+        what = f"became {loss}" if not np.isfinite(loss) else f"reached {loss:.3g}, past {divergence.bound:.3g}"
         raise TrainingDiverged(
-            f"the loss became NaN at epoch {initial_epoch + len(losses)}. Lower optimizer.learning_rate "
+            f"the loss {what} at epoch {epoch + 1}: training diverged. Lower optimizer.learning_rate "
             f"(now {config.optimizer.learning_rate}) or set optimizer.clipnorm"
         )
     return history

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import kerasapps
-from kerasapps import runs
+from kerasapps import runs, settings
 from kerasapps.config import config_from_dict, read_yaml, save_config
 from kerasapps.data import load_experiment_data, make_pipeline
 from kerasapps.errors import TrainingDiverged, UserError
@@ -26,7 +26,8 @@ from kerasapps.lazy import keras, tf
 from kerasapps.plots import plot_history
 from kerasapps.training.callbacks import run_callbacks
 from kerasapps.training.distribution import broadcast_path, process_folder, start_cluster, stop_distributing
-from kerasapps.training.fit import build_and_compile, fit, seed_everything, set_inter_op_threads
+from kerasapps.training.fit import build_and_compile, cpu, fit, seed_everything, set_inter_op_threads
+from kerasapps.training.saving import PlainKerasCopy
 
 # --- the run ----------------------------------------------------------------------
 
@@ -36,8 +37,8 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
 
     Args:
         config: a validated `ExperimentConfig`.
-        data_dir: local dataset folder (else $KERASAPPS_DATA_DIR, then TFDS).
-        runs_dir: root of run folders (else $KERASAPPS_RUNS_DIR or ./saved_models).
+        data_dir: the local dataset folder the user named (None: TFDS, then `data.fallback`).
+        runs_dir: root of run folders (None: ./saved_models).
         resume: continue the newest unfinished run of this experiment, with its saved config.
         verbose: Keras fit verbosity (default: progress bar on a terminal, else a line per epoch).
         log: where progress lines go.
@@ -48,10 +49,11 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
 
     Raises:
         UserError: bad config or data, or nothing to resume.
-        TrainingDiverged: the loss became NaN.
+        TrainingDiverged: the loss became NaN or exploded; the run folder is left unfinished.
     """
     set_inter_op_threads(config.train.inter_op_threads, log=log)  # before TensorFlow runs an op
     cluster = start_cluster()
+    run_dir = None
     if resume:
         run_dir = broadcast_path(runs.unfinished_run(config.name, runs_dir) if cluster.is_chief else None, cluster)
         if run_dir is None:
@@ -60,36 +62,40 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
             )
         config = config_from_dict(read_yaml(run_dir / runs.CONFIG_FILE), where=str(run_dir / runs.CONFIG_FILE))
         log(f"Resuming {run_dir} with its saved config.")
-    else:
-        run_dir = broadcast_path(_new_run(config, runs_dir) if cluster.is_chief else None, cluster)
 
     seed_everything(config.seed)
+    # The data and the model first: a bad folder or argument is an error before any run folder exists.
     dataset, (x_train, y_train), (x_val, y_val) = load_experiment_data(config, data_dir=data_dir, log=log)
     model = build_and_compile(config, dataset.info, len(x_train))
+    if run_dir is None:
+        run_dir = broadcast_path(_new_run(config, runs_dir) if cluster.is_chief else None, cluster)
     log(
         f"Training {config.model.name} ({model.count_params():,} parameters) on {dataset.info.name} "
         f"[{dataset.info.source}]: {len(x_train):,} train / {len(x_val):,} validation / "
         f"{len(dataset.x_test):,} test examples, {config.train.epochs} epochs, {_where(cluster)}. Run folder: {run_dir}"
     )
 
+    saver = PlainKerasCopy(config, dataset.info)
     start = time.perf_counter()
     with process_folder(run_dir, cluster) as folder:
-        callbacks = run_callbacks(config, folder, has_validation=len(x_val) > 0, resume=resume)
+        callbacks = run_callbacks(config, folder, has_validation=len(x_val) > 0, resume=resume, save=saver.save)
         try:
             history = fit(
                 model, config, (x_train, y_train), (x_val, y_val), augment=dataset.augment, callbacks=callbacks,
                 verbose=verbose,
             )
         except TrainingDiverged as error:
-            raise TrainingDiverged(f"training stopped: {error}; {run_dir} keeps the history.") from None
+            raise TrainingDiverged(
+                f"training stopped: {error}. {run_dir} keeps the history and is not marked finished."
+            ) from None
         train_time = time.perf_counter() - start
-        runs.save_model_atomic(model, folder / runs.MODEL_FILE)  # every process: saving is collective
+        saver.save(model, folder / runs.MODEL_FILE)  # every process: saving is collective
     if cluster.distributed:
         # predict does not work across processes: process 0 evaluates its saved model alone.
         stop_distributing()
         if not cluster.is_chief:
             return run_dir, None
-        model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+        model = runs.load_run_model(run_dir)
 
     test_loss, test_accuracy = model.evaluate(
         make_pipeline(
@@ -111,6 +117,7 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         "train_time_s": round(train_time, 2),
         "train_examples_per_s": round(len(x_train) * epochs_done / train_time, 1) if epochs_done else None,
         "compute_dtype": model.dtype_policy.compute_dtype,
+        "fast_layers": config.train.fast_layers,
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
         "seed": config.seed,
@@ -157,4 +164,12 @@ def library_versions():
         "keras": keras.__version__,
         "numpy": np.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "cpu": host_cpu(),
+        "onednn": settings.onednn(),
     }
+
+
+def host_cpu():
+    """The CPU's model and the flags that pick TensorFlow's kernels: "Intel Xeon (avx2 avx512f ...)"."""
+    model, flags = cpu()
+    return f"{model or platform.processor() or 'unknown CPU'} ({' '.join(flags) or 'no AVX2'})"
