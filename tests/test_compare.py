@@ -5,6 +5,7 @@ Needs the `[torch]` extra (PyTorch and ExecuTorch), as CI installs it.
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -17,6 +18,8 @@ from kerasapps.compare.__main__ import main
 from kerasapps.compare.torch_twins import build_twin, copy_keras_weights, parameter_count, scores, to_channels_first
 from kerasapps.compare.worker import SIDES
 from kerasapps.models import build_model
+
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
 
 # model, builder arguments, a batch (channels-last images or right-padded token ids)
 RNG = np.random.default_rng(0)
@@ -123,16 +126,16 @@ def test_build_twin_refuses_a_setting_it_does_not_cover(capsys):
 
 @pytest.fixture(scope="module")
 def tiny(data_dir, tmp_path_factory):
+    """`kerasapps compare lenet` through the console script, as a user types it, on a few hundred digits."""
     out = tmp_path_factory.mktemp("compare")
-    backend = os.environ.get("KERAS_BACKEND")
     argv = [
         "lenet", "--epochs", "1", "--set", "data.limit_train=384", "--set", "data.limit_test=128",
         "--deploy-examples", "32", "--threads", "1", "--out", str(out), "--data-dir", str(data_dir),
     ]  # fmt: skip
-    with pytest.raises(SystemExit) as raised:
-        run_main(main, argv)
-    assert raised.value.code == 0
-    assert os.environ.get("KERAS_BACKEND") == backend  # the backend was set in the children only
+    script = pathlib.Path(sys.executable).with_name("kerasapps")
+    result = subprocess.run([str(script), "compare", *argv], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Wrote {out / 'lenet'}/report.md" in result.stdout
     return out / "lenet"
 
 
