@@ -18,7 +18,7 @@ def data_dir():
             f"KERASAPPS_DATA_DIR={path!r} does not hold the shared datasets; "
             "run the tests as the README says: KERASAPPS_DATA_DIR=../shared/data python -m pytest"
         )
-    return pathlib.Path(path)
+    return pathlib.Path(path).resolve()  # absolute: commands run from other working folders too
 
 
 @pytest.fixture(autouse=True)

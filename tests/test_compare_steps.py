@@ -11,6 +11,8 @@ from kerasapps.cli import run_main
 from kerasapps.compare.__main__ import main
 from kerasapps.compare.torch_twins import build_twin
 
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
+
 RNG = np.random.default_rng(0)
 
 

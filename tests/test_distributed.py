@@ -28,6 +28,8 @@ from kerasapps.launch import main as launch_main
 from kerasapps.processes import ProcessGroup
 from kerasapps.training.distribution import Cluster, check_batch_size, distribution_requested
 
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
+
 pytest.importorskip("jax", reason="the [jax] extra: pip install -e '.[test,jax]'")
 
 # 360 training and 40 validation examples in batches of 10: 36 steps an epoch, 72 in all. The

@@ -24,6 +24,8 @@ from kerasapps.export import main as export_main
 from kerasapps.predict import main as predict_main
 from kerasapps.scores import accuracy, predicted_classes
 
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
+
 
 @pytest.fixture(scope="module")
 def lenet_run(small_lenet_run):

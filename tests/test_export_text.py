@@ -9,6 +9,8 @@ from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.deploy import classify, export_run
 from kerasapps.deploy.interpreter import LiteModel
 
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
+
 REVIEWS = ["A quietly brilliant film, moving and beautifully acted.", "Dull, boring<br />and a waste of time."]
 
 

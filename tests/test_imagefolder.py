@@ -162,6 +162,7 @@ def test_per_channel_normalization_and_flip_only(tmp_path):
         assert np.array_equal(original, augmented) or np.array_equal(original[:, ::-1], augmented)
 
 
+@pytest.mark.slow
 def test_cifar10_from_the_shared_archive(data_dir, monkeypatch):
     monkeypatch.delenv("KERASAPPS_CACHE_DIR")  # reuse the user's cache: decoding takes ~30 s
     data = load_dataset("cifar10", data_dir=str(data_dir))
@@ -176,6 +177,7 @@ def test_cifar10_from_the_shared_archive(data_dir, monkeypatch):
     assert data.augment is not None
 
 
+@pytest.mark.slow
 def test_resnet20_one_epoch_on_a_few_hundred_cifar_images_writes_its_run_folder(data_dir, runs_dir, monkeypatch, capsys):
     """In-process (tests/test_train.py runs `python -m kerasapps.train` end to end): the same `main`."""
     monkeypatch.delenv("KERASAPPS_CACHE_DIR")  # the decoded CIFAR-10 of the test above

@@ -15,14 +15,15 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "kerasapps"
 
 # part -> floor; a part is a top-level module or subpackage of kerasapps
 FLOORS = {
-    "errors": 0, "lazy": 0,
-    "registry": 1, "runs": 1, "processes": 1, "geometry": 1, "scores": 1,
-    "data": 2, "models": 2, "plots": 2,
-    "config": 3,
-    "training": 4, "deploy": 4, "course": 4,
-    "search": 5, "compare": 5,
-    "cli": 6,
-    "commands": 7,
+    "errors": 0, "settings": 0,
+    "lazy": 1,
+    "registry": 2, "runs": 2, "processes": 2, "geometry": 2, "scores": 2,
+    "data": 3, "models": 3, "plots": 3,
+    "config": 4,
+    "training": 5, "deploy": 5, "course": 5,
+    "search": 6, "compare": 6,
+    "cli": 7,
+    "commands": 8,
 }  # fmt: skip
 COMMANDS = {
     "train", "evaluate", "tune", "export", "predict", "lab", "visualize", "launch", "__main__", "models.__main__",

@@ -27,6 +27,8 @@ from kerasapps.lazy import keras
 from kerasapps.predict import main as predict_main
 from kerasapps.scores import predicted_classes
 
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
+
 TEST_REVIEWS = 200
 
 

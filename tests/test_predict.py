@@ -19,6 +19,8 @@ from kerasapps.errors import UserError
 from kerasapps.runs import read_metrics
 from kerasapps.training import train_and_evaluate
 
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
+
 
 def positive_probabilities(source, texts):
     return np.array([p["probabilities"][1] for p in classify(source, texts)])

@@ -147,6 +147,7 @@ def test_every_experiments_space_parses_and_builds(experiment):
 # --- searches ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_random_search_cli_writes_trials_and_a_best_config_that_trains(data_dir, runs_dir, capsys):
     """In-process: the distributed test below runs `python -m kerasapps.tune` end to end."""
     sets = [a for s in TINY for a in ("--set", s)]
@@ -175,6 +176,7 @@ def test_random_search_cli_writes_trials_and_a_best_config_that_trains(data_dir,
     assert metrics["examples"]["train"] == 270 and 0 <= metrics["test_accuracy"] <= 1
 
 
+@pytest.mark.slow
 def test_failing_trial_is_recorded_and_the_search_goes_on_then_retrains(data_dir, runs_dir):
     # Without batch norm, which keeps even a rate of 1e9 from diverging.
     config = _config({"optimizer.learning_rate": {"values": [1.0e9, 0.003]}},
@@ -189,6 +191,7 @@ def test_failing_trial_is_recorded_and_the_search_goes_on_then_retrains(data_dir
     assert result.retrain_metrics["test_accuracy"] > 0
 
 
+@pytest.mark.slow
 def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeypatch):
     config = _config(extra=["tune.tuner=random", "tune.max_trials=3"])
     fit = ExperimentHyperModel.fit
@@ -225,6 +228,7 @@ def test_interrupted_search_resumes_where_it_stopped(data_dir, runs_dir, monkeyp
     assert len(calls) == 1 and list(restarted.trials["status"]) == ["COMPLETED"]
 
 
+@pytest.mark.slow
 def test_hyperband_continues_a_trial_from_its_checkpoint_in_a_fresh_process(data_dir, runs_dir):
     config = _config(extra=["tune.tuner=hyperband", "tune.hyperband_factor=2", "train.epochs=2", "tune.max_trials=3",
                             "tune.executions_per_trial=2"])  # fmt: skip
@@ -259,6 +263,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_distributed_search_chief_and_two_workers_on_localhost(data_dir, runs_dir, tmp_path):
     address = f"127.0.0.1:{_free_port()}"
     base = [sys.executable, "-m", "kerasapps.tune", "lenet", "--tuner", "random", "--max-trials", "3",

@@ -7,8 +7,12 @@ import threading
 import time
 from multiprocessing import forkserver
 
+import pytest
+
 from kerasapps import search
 from kerasapps.config import load_config
+
+pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
 
 TINY = ["data.limit_train=200", "data.limit_test=50", "train.epochs=1", "train.batch_size=64",
         "callbacks.tensorboard=false", "tune.tuner=random"]
