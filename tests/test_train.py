@@ -47,6 +47,7 @@ def test_train_cli_end_to_end_writes_every_output(data_dir, runs_dir):
     assert model.count_params() == 62_132
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(data_dir, runs_dir):
     config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *FAST])
     _, first = training.train_and_evaluate(config, data_dir=str(data_dir), runs_dir=runs_dir, verbose=0, log=lambda _: None)

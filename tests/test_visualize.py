@@ -34,6 +34,7 @@ def test_feature_maps_of_every_conv_layer_with_names_and_shapes(lenet_run, data_
     np.testing.assert_allclose(filters[2], np.asarray(conv.kernel)[:, :, 0, 2])  # one input channel: the kernel itself
 
 
+@pytest.mark.slow
 def test_hidden_state_over_the_tokens_ends_in_the_lstm_output(lstm_run, tmp_path):
     out = tmp_path / "state.png"
     with pytest.raises(SystemExit) as exit_info:
