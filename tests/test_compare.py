@@ -126,10 +126,10 @@ def test_build_twin_refuses_a_setting_it_does_not_cover(capsys):
 
 @pytest.fixture(scope="module")
 def tiny(data_dir, tmp_path_factory):
-    """`kerasapps compare lenet` through the console script, as a user types it, on a few hundred digits."""
+    """`kerasapps compare lenet --steps 3` through the console script, as a user types it: 3 batches of digits."""
     out = tmp_path_factory.mktemp("compare")
     argv = [
-        "lenet", "--epochs", "1", "--set", "data.limit_train=384", "--set", "data.limit_test=128",
+        "lenet", "--steps", "3", "--set", "data.limit_train=384", "--set", "data.limit_test=128",
         "--deploy-examples", "32", "--threads", "1", "--out", str(out), "--data-dir", str(data_dir),
     ]  # fmt: skip
     script = pathlib.Path(sys.executable).with_name("kerasapps")
