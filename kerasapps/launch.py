@@ -2,7 +2,7 @@
 
 import argparse
 
-from kerasapps.cli import add_common_arguments, prog, run_main
+from kerasapps.cli import add_common_arguments, experiment_config, prog, run_main
 
 
 def build_parser():
@@ -35,7 +35,20 @@ def main(argv):
     from kerasapps.processes import ProcessGroup, check_command
 
     check_command(args.command)
+    _check_before_starting(args.command[1:], args.processes)
     return ProcessGroup(args.command, processes=args.processes, port=args.port).run(timeout=args.timeout)
+
+
+def _check_before_starting(train_argv, processes):
+    """The train command's config, checked here in seconds, before N processes spend theirs starting
+    (a --resume run's saved config is checked by the run itself, before it trains)."""
+    from kerasapps.train import build_parser as train_parser
+    from kerasapps.training.distribution import Cluster, check_batch_size
+
+    parser = train_parser()
+    train_args = parser.parse_args(train_argv)
+    if not train_args.resume:
+        check_batch_size(experiment_config(parser, train_args).train.batch_size, Cluster(processes=processes))
 
 
 if __name__ == "__main__":

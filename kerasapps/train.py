@@ -36,7 +36,11 @@ def build_parser():
     add_experiment_arguments(parser)
     add_set_argument(parser, help="override a config value, e.g. train.epochs=3 or model.args.dropout=0.25 (repeatable)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the experiment")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue the newest unfinished run of the experiment with its saved config; --set may then "
+        "change train.epochs, data.limit_test, callbacks.tensorboard, callbacks.early_stopping_patience and export.*",
+    )
     add_backend_argument(parser)
     add_location_arguments(parser)
     add_common_arguments(parser)
@@ -55,7 +59,10 @@ def main(argv):
     select_backend(args.backend)
     from kerasapps.training import train_and_evaluate
 
-    train_and_evaluate(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume)
+    train_and_evaluate(
+        config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume,
+        overrides=args.overrides if args.resume else (),
+    )  # fmt: skip
     return 0
 
 

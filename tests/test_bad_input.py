@@ -1,6 +1,7 @@
 """Bad input through the commands' main: one line on stderr, exit code 2, and nothing written."""
 
 import gzip
+import time
 
 import keras
 import numpy as np
@@ -9,6 +10,7 @@ from PIL import Image
 
 from kerasapps.cli import run_main
 from kerasapps.evaluate import main as evaluate_main
+from kerasapps.launch import main as launch_main
 from kerasapps.predict import main as predict_main
 from kerasapps.train import main as train_main
 
@@ -57,3 +59,10 @@ def test_a_model_file_that_safe_mode_refuses_is_one_line(small_lenet_run, tmp_pa
     for main, argv in ((predict_main, [str(small_lenet_run), str(tmp_path / "digit.png")]), (evaluate_main, [str(small_lenet_run)])):
         _fails_cleanly(main, argv, capsys, "safe_mode=False")
     assert not (small_lenet_run / "confusion_matrix.csv").exists()
+
+
+def test_launch_checks_the_batch_before_it_starts_any_process(runs_dir, capsys):
+    started = time.monotonic()
+    _fails_cleanly(launch_main, ["--processes", "3", *(["train"] + _train_args())], capsys,
+                   "train.batch_size=128 does not divide by the 3 processes: set it to a multiple of 3.")  # fmt: skip
+    assert time.monotonic() - started < 10 and not runs_dir.exists()  # no process started, no run folder

@@ -9,7 +9,7 @@ import pytest
 
 from kerasapps import runs
 from kerasapps.cli import run_main
-from kerasapps.config import load_config, read_yaml
+from kerasapps.config import load_config, read_yaml, save_config
 from kerasapps.errors import TrainingDiverged, UserError
 from kerasapps.runs import resolve_run
 from kerasapps.train import main as train_main
@@ -92,6 +92,24 @@ def test_interrupted_run_resumes_and_loses_nothing(data_dir, runs_dir, monkeypat
     assert (finished / "model.keras").is_file()
     with pytest.raises(UserError, match="Nothing to resume"):
         training.train_and_evaluate(config, data_dir=str(data_dir), runs_dir=runs_dir, resume=True, verbose=0)
+
+
+def test_resume_applies_the_settings_a_run_can_change_and_refuses_the_rest(data_dir, runs_dir, capsys):
+    config = load_config("lenet", overrides=["train.epochs=1", "callbacks.tensorboard=false", *FAST])
+    unfinished = runs.new_run_dir("lenet", runs_dir)  # as an interrupted run leaves it: its config only
+    save_config(config, unfinished / runs.CONFIG_FILE)
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(train_main, ["lenet", "--resume", "--set", "model.args.dropout=0.3"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--set model.args.dropout=0.3 cannot change a run being resumed" in err
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(train_main, ["lenet", "--resume", "--set", "data.limit_test=200", "--set", "train.epochs=2"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err
+    assert f"Resuming {unfinished} with its saved config, data.limit_test=200, train.epochs=2." in out
+    metrics = runs.read_metrics(unfinished)
+    assert metrics["examples"]["test"] == 200 and metrics["epochs"] == 2
+    assert read_yaml(unfinished / runs.CONFIG_FILE)["data"]["limit_test"] == 200  # the run's record says so
 
 
 def test_a_diverging_run_stops_with_exit_1_and_is_not_marked_finished(data_dir, runs_dir, capsys):

@@ -19,20 +19,33 @@ import numpy as np
 
 import kerasapps
 from kerasapps import runs, settings
-from kerasapps.config import config_from_dict, read_yaml, save_config
+from kerasapps.config import apply_override, config_from_dict, read_yaml, save_config, validate
 from kerasapps.data import load_experiment_data, make_pipeline
 from kerasapps.errors import TrainingDiverged, UserError
 from kerasapps.lazy import keras, tf
 from kerasapps.plots import plot_history
 from kerasapps.training.callbacks import run_callbacks
-from kerasapps.training.distribution import broadcast_path, process_folder, start_cluster, stop_distributing
+from kerasapps.training.distribution import (
+    broadcast_path,
+    check_batch_size,
+    process_folder,
+    start_cluster,
+    stop_distributing,
+)
 from kerasapps.training.fit import build_and_compile, cpu, fit, seed_everything, set_inter_op_threads
 from kerasapps.training.saving import PlainKerasCopy
 
 # --- the run ----------------------------------------------------------------------
 
 
-def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, verbose=None, log=print):
+# What --set may change in a run being resumed: how long it trains, what it reports, how it exports.
+# The rest (the model, the data it trains on, the optimizer) is the run's and stays as it started.
+RESUMABLE = ("train.epochs", "data.limit_test", "callbacks.tensorboard", "callbacks.early_stopping_patience", "export.")
+
+
+def train_and_evaluate(
+    config, *, data_dir=None, runs_dir=None, resume=False, overrides=(), verbose=None, log=print
+):  # fmt: skip
     """Train `config`'s model, evaluate it on the test split and save the run.
 
     Args:
@@ -40,6 +53,7 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
         data_dir: the local dataset folder the user named (None: TFDS, then `data.fallback`).
         runs_dir: root of run folders (None: ./saved_models).
         resume: continue the newest unfinished run of this experiment, with its saved config.
+        overrides: `--set key=value` for a resumed run's config: only the `RESUMABLE` keys.
         verbose: Keras fit verbosity (default: progress bar on a terminal, else a line per epoch).
         log: where progress lines go.
 
@@ -60,9 +74,10 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
             raise UserError(
                 f"Nothing to resume: experiment {config.name!r} has no unfinished run under {runs.runs_root(runs_dir)}."
             )
-        config = config_from_dict(read_yaml(run_dir / runs.CONFIG_FILE), where=str(run_dir / runs.CONFIG_FILE))
-        log(f"Resuming {run_dir} with its saved config.")
+        config = _resumed_config(run_dir, overrides)
+        log(f"Resuming {run_dir} with its saved config{''.join(f', {o}' for o in overrides)}.")
 
+    check_batch_size(config.train.batch_size, cluster)
     seed_everything(config.seed)
     # The data and the model first: a bad folder or argument is an error before any run folder exists.
     dataset, (x_train, y_train), (x_val, y_val) = load_experiment_data(config, data_dir=data_dir, log=log)
@@ -128,6 +143,25 @@ def train_and_evaluate(config, *, data_dir=None, runs_dir=None, resume=False, ve
     _write_outputs(run_dir, metrics, dataset)
     log(f"Test accuracy: {test_accuracy:.2%} (loss {test_loss:.4f}). Saved {run_dir}")
     return run_dir, metrics
+
+
+def _resumed_config(run_dir, overrides):
+    """The run's saved config with `overrides` applied (and saved), each one of the `RESUMABLE` keys."""
+    path = run_dir / runs.CONFIG_FILE
+    config = config_from_dict(read_yaml(path), where=str(path))
+    for override in overrides:
+        key = override.partition("=")[0].strip()
+        if not key.startswith(RESUMABLE):
+            raise UserError(
+                f"--set {override} cannot change a run being resumed: its model, data and optimizer are the "
+                f"run's. --resume takes {', '.join(k + ('*' if k.endswith('.') else '') for k in RESUMABLE)}; "
+                "start a new run (without --resume) for the rest."
+            )
+        apply_override(config, override)
+    if overrides:
+        validate(config)
+        save_config(config, path)
+    return config
 
 
 def _new_run(config, runs_dir):
