@@ -46,14 +46,17 @@ import json, sys
 import numpy as np
 import keras
 
-accuracies = {}
+accuracies, compiled = {}, {}
 for inputs, labels, *files in json.loads(sys.argv[1]):
     x, y = np.load(inputs), np.load(labels)
     for name in files:
-        scores = keras.saving.load_model(name).predict(x, verbose=0)
+        model = keras.saving.load_model(name)
+        scores = model.predict(x, verbose=0)
         predicted = (scores[:, 0] > 0.5) if scores.shape[-1] == 1 else scores.argmax(-1)
         accuracies[name] = float(np.mean(predicted == y.reshape(-1)))
-print(json.dumps({"accuracies": accuracies, "kerasapps": sorted(m for m in sys.modules if m.split(".")[0] == "kerasapps")}))
+        compiled[name] = model.compiled  # ready for evaluate and fine-tuning
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "kerasapps")
+print(json.dumps({"accuracies": accuracies, "compiled": compiled, "kerasapps": loaded}))
 """
 
 
@@ -83,6 +86,7 @@ def plain_keras(data_dir, tmp_path_factory):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     scored = {case: (accuracy, n, {f: report["accuracies"][f] for f in files}) for case, (accuracy, n, files) in runs.items()}
+    assert all(report["compiled"].values()), report["compiled"]
     return scored, report["kerasapps"]
 
 

@@ -1,19 +1,19 @@
 """Saved models hold Keras's own layers only, so that plain Keras opens them without this package.
 
-A model may train with layers of ours: the faster TensorFlow batch norm and full-map
-convolution (`train.fast_layers`), truncated BPTT (`model.args.tbptt_steps`), and the
-block layers that let a Sequential model hold a ResNet or GoogLeNet. Each computes, at
-inference, what Keras's own layers compute, and holds them under the names the plain
-model gives them. So a run saves `PlainKerasCopy`: the experiment's model built once
-more without them (fast layers off, no truncation, the Functional graph of a branching
-network), with the trained weights copied in layer by layer, by name.
+A model may train with layers of ours: truncated BPTT (`model.args.tbptt_steps`) and the
+block layers that let a Sequential model hold a ResNet or GoogLeNet (`train.fast_layers`
+only replaces Keras's own layers' training step: those save as they are). Each computes, at
+inference, what Keras's own layers compute, and holds them under the names the plain model
+gives them. So a run saves `PlainKerasCopy`: the experiment's model built once more without
+them (no truncation, the Functional graph of a branching network), compiled as the run's,
+with the trained weights copied in layer by layer, by name. Its optimizer starts afresh.
 """
 
 import copy
 
 from kerasapps import runs
 from kerasapps.models import MODELS
-from kerasapps.training.fit import build_experiment_model
+from kerasapps.training.fit import build_experiment_model, compile_model
 
 # Builder arguments that only change how a model trains, and what they are for the saved copy.
 TRAINING_ONLY = {"tbptt_steps": None}
@@ -71,5 +71,4 @@ class PlainKerasCopy:
     def _build_with(self, model_args):
         plain = copy.deepcopy(self.config)
         plain.model.args = {**plain.model.args, **model_args}
-        plain.train.fast_layers = False
-        return build_experiment_model(plain, self.dataset_info)
+        return compile_model(build_experiment_model(plain, self.dataset_info), plain, steps_per_epoch=1)
