@@ -66,6 +66,8 @@ def test_export_writes_every_variant_and_records_it(exported, lenet_run):
     for row in report["variants"]:
         assert row["size_kb"] == round((folder / row["file"]).stat().st_size / 1024, 1)
         assert 0 < row["latency_ms"] and row["test_accuracy"] > 0.5 and "CONV_2D" in row["ops"] and row["xnnpack"]
+        if row["agreement"] == 1:  # the same predictions as the row they are measured against: its accuracy
+            assert row["test_accuracy"] == pytest.approx(report["keras"]["test_accuracy"]), row["variant"]
     sizes = {row["variant"]: row["size_kb"] for row in report["variants"]}
     assert sizes["float16"] < 0.6 * sizes["float32"] and sizes["int8"] < 0.35 * sizes["float32"]
     history = json.loads((lenet_run / "exports.json").read_text())
