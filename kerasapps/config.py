@@ -180,11 +180,12 @@ def read_yaml(path):
 
 
 def load_config(experiment=None, *, path=None, overrides=()):
-    """Resolve an experiment's config: defaults <- YAML file <- `overrides` ("a.b=value").
+    """Resolve an experiment's config: defaults <- the experiment's YAML <- the file at `path` <- `overrides`.
 
     Args:
-        experiment: a name in configs/ (ignored when `path` is given).
-        path: a YAML file anywhere.
+        experiment: a name in configs/.
+        path: a YAML file anywhere: the whole config, or with `experiment` what differs from it
+            (`train lenet --config wide.yaml`: lenet's settings with wide.yaml's over them).
         overrides: dotted `key=value` strings; values are parsed as YAML.
 
     Returns:
@@ -193,14 +194,29 @@ def load_config(experiment=None, *, path=None, overrides=()):
     Raises:
         UserError: unknown experiment, bad YAML, unknown key, wrong type, bad value.
     """
-    path = pathlib.Path(path) if path else find_config(experiment)
-    data = read_yaml(path)
-    data.setdefault("name", experiment or path.stem)
-    config = _from_dict(ExperimentConfig, data, where=str(path))
+    files = [find_config(experiment)] if experiment else []
+    files += [pathlib.Path(path)] if path else []
+    data = {"name": experiment or files[-1].stem}
+    for file in files:
+        data = _merged(data, read_yaml(file))
+    config = _from_dict(ExperimentConfig, data, where=" with ".join(map(str, files)))
     for override in overrides:
         apply_override(config, override)
     validate(config)
     return config
+
+
+def _merged(base, over):
+    """`base` with `over`'s keys over it, section by section (a YAML file's nested dicts). A section
+    that names another model or dataset, and a search space, replace the base's whole."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict) and key != "space":
+            merged[key] = _merged(below, value) if value.get("name", below.get("name")) == below.get("name") else value
+        else:
+            merged[key] = value
+    return merged
 
 
 def config_from_dict(data, *, where="config"):

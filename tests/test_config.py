@@ -125,3 +125,16 @@ def test_the_default_lenet_settings_are_what_docs_performance_says():
     config = load_config("lenet")
     for key, value in rows:
         assert get_value(config, key) == yaml.safe_load(value), f"docs/performance.md says {key} is {value}"
+
+
+def test_a_config_file_beside_an_experiment_states_what_differs_from_it(tmp_path):
+    (tmp_path / "wide.yaml").write_text("train:\n  epochs: 2\nmodel:\n  args:\n    dropout: 0.25\n")
+    config = load_config("lenet", path=tmp_path / "wide.yaml")
+    lenet = load_config("lenet")
+    assert (config.name, config.seed, config.train.epochs) == ("lenet", lenet.seed, 2)
+    assert config.model.args == {**lenet.model.args, "dropout": 0.25}  # lenet's batch norm kept
+    assert config.optimizer == lenet.optimizer and config.data == lenet.data
+    (tmp_path / "other.yaml").write_text("model:\n  name: lenet5\n")  # another model: lenet's args are not its
+    assert load_config("lenet", path=tmp_path / "other.yaml").model.args == {}
+    alone = load_config(path=tmp_path / "wide.yaml")  # a file alone is the whole config
+    assert (alone.name, alone.seed, alone.model.args) == ("wide", 0, {"dropout": 0.25})
