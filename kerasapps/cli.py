@@ -103,6 +103,10 @@ def run_main(main, argv=None):
         print(f"error: {error}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
-        print("\ninterrupted.", file=sys.stderr)
+        command = sys.argv[0].replace(os.sep, "/")  # `kerasapps train`, or .../kerasapps/train.py under -m
+        hint = ""
+        if main.__module__ == "kerasapps.train" or command.endswith(("kerasapps train", "kerasapps/train.py")):
+            hint = f" `{prog('train')} EXPERIMENT --resume` continues the run from its last finished epoch."
+        print(f"\ninterrupted.{hint}", file=sys.stderr)
         code = 130
     sys.exit(code or 0)

@@ -1,6 +1,7 @@
 """python -m kerasapps.predict SOURCE INPUT...: classify image files or texts with a run or a .tflite file."""
 
 import argparse
+import os
 
 from kerasapps.cli import add_common_arguments, add_location_arguments, prog, run_main
 from kerasapps.errors import UserError
@@ -38,13 +39,27 @@ def main(argv):
 
     classifier = open_classifier(args.source, runs_dir=args.runs_dir)
     inputs = read_lines(args.file) if args.file else args.inputs
-    if classifier.reads_text:
+    if classifier.reads_text and not args.file:
+        _refuse_image_files(args.source, inputs)
         check_texts(inputs, where=lambda i: f"Text argument {i + 1}")
     for p in classify(classifier, inputs):
         probability = p["probabilities"][1] if len(p["probabilities"]) == 2 else p["score"]
         shown = _preview(p["input"]) if classifier.reads_text else p["input"]
         print(f"{probability:.4f}\t{p['label']}\t{shown}")
     return 0
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _refuse_image_files(source, inputs):
+    """A text model would classify an image's file name as a review: refuse an INPUT that is an image file."""
+    for item in inputs:
+        if os.path.splitext(item)[1].lower() in IMAGE_SUFFIXES and os.path.isfile(item):
+            model = source if str(source).endswith(".tflite") else f"run {source}"
+            raise UserError(
+                f"{item} is an image file; {model} reads texts: pass the review text, or --file FILE with one review a line."
+            )
 
 
 def _preview(text):

@@ -66,8 +66,10 @@ def mark_latest(run_dir):
     os.replace(tmp, link)
 
 
-def resolve_run(run, root=None):
+def resolve_run(run, root=None, *, experiments=()):
     """A run folder from `run`: a folder path, or an experiment name (its newest finished run).
+
+    `experiments` (`config.list_experiments()`) lets the message say what works when there is no run.
 
     Raises:
         UserError: no such folder, or the experiment has no finished run.
@@ -78,7 +80,7 @@ def resolve_run(run, root=None):
         if missing:
             raise UserError(
                 f"{path} is not a finished run folder: it has no {' or '.join(missing)}. "
-                "Give a folder that `python -m kerasapps.train` completed, or an experiment name."
+                "Give a folder that `kerasapps train` completed, or an experiment name."
             )
         return path.resolve()
     finished = [p for p in _run_dirs(run, root) if is_finished(p) and (p / MODEL_FILE).is_file()]
@@ -86,12 +88,19 @@ def resolve_run(run, root=None):
         return finished[-1].resolve()
     if os.sep in run or "/" in run:
         raise UserError(f"No run folder {run}.")
-    known = sorted(p.name for p in runs_root(root).glob("*/") if p.is_dir()) if runs_root(root).is_dir() else []
-    raise UserError(
-        f"No finished run of experiment {run!r} under {runs_root(root)}. "
-        f"Train one with `python -m kerasapps.train {run}`"
-        + (f"; experiments with runs: {', '.join(known)}." if known else ".")
-    )
+    base = runs_root(root)
+    done = sorted(p.name for p in base.glob("*/") if any(is_finished(d) for d in _run_dirs(p.name, root)))
+    done_text = f"Experiments with finished runs: {', '.join(done)}." if done else f"No experiment has a finished run under {base}."
+    if run in experiments:
+        resume = f", or continue its interrupted run with `kerasapps train {run} --resume`" if unfinished_run(run, root) else ""
+        raise UserError(
+            f"No finished run of experiment {run!r} under {base}. Train one with `kerasapps train {run}`{resume}. {done_text}"
+        )
+    if done:
+        advice = "Give one of those, a run folder, or --runs-dir DIR for runs elsewhere."
+    else:
+        advice = f"Train one with `kerasapps train EXPERIMENT` ({', '.join(experiments)}), or give --runs-dir DIR."
+    raise UserError(f"No finished run of experiment {run!r} under {base}, and {run!r} is no experiment. {done_text} {advice}")
 
 
 def read_metrics(run_dir):

@@ -25,7 +25,11 @@ def build_parser():
         "input", nargs="?", metavar="INPUT",
         help="an image file (image runs) or a review's text (text runs); default: the first test example",
     )  # fmt: skip
-    parser.add_argument("--out", metavar="PNG", help="where to write the picture (default: RUN/visualize.png)")
+    parser.add_argument(
+        "--out", metavar="PNG",
+        help="where to write the PNG (default: RUN/visualize.png); .png is added to a name without a suffix "
+        "and missing folders are created",
+    )  # fmt: skip
     add_location_arguments(parser)
     add_common_arguments(parser)
     return parser

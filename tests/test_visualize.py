@@ -1,6 +1,8 @@
 """`python -m kerasapps.visualize`: first-layer filters and feature maps of a trained LeNet run,
 and the hidden state of a trained LSTM run over a review's tokens."""
 
+import pathlib
+
 import keras
 import numpy as np
 import pytest
@@ -54,3 +56,44 @@ def test_wrong_input_kind_is_one_line_exit_2(lenet_run, capsys):
         run_main(visualize.main, [str(lenet_run), "no_such_image.png"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == "error: No image file no_such_image.png."
+
+
+def _digit(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "digit.png"
+    Image.fromarray((np.random.default_rng(0).random((28, 28)) * 255).astype("uint8")).save(path)
+    return path
+
+
+def test_out_in_a_missing_folder_is_created(lenet_run, tmp_path, capsys):
+    out = tmp_path / "missing" / "deeper" / "v.png"
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(visualize.main, [str(lenet_run), str(_digit(tmp_path)), "--out", str(out)])
+    assert exit_info.value.code == 0 and out.stat().st_size > 10_000
+    assert capsys.readouterr().out.strip().endswith(f"wrote {out}")
+
+
+def test_out_without_suffix_reports_the_file_written(lenet_run, tmp_path, capsys):
+    out = tmp_path / "maps"
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(visualize.main, [str(lenet_run), str(_digit(tmp_path)), "--out", str(out)])
+    assert exit_info.value.code == 0
+    written = pathlib.Path(capsys.readouterr().out.strip().split("wrote ")[-1])
+    assert written == tmp_path / "maps.png" and written.is_file() and not out.exists()
+
+
+def test_out_of_another_kind_is_refused_and_nothing_written(lenet_run, tmp_path, capsys):
+    out = tmp_path / "missing" / "maps.jpg"
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(visualize.main, [str(lenet_run), str(_digit(tmp_path)), "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --out {out}: the picture is a PNG; give a name ending in .png, such as {out.with_suffix('.png')}.\n"
+    assert not (tmp_path / "missing").exists()
+
+
+def test_bad_input_creates_no_out_folder(lenet_run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(visualize.main, [str(lenet_run), "no_such_image.png", "--out", str(tmp_path / "missing" / "v.png")])
+    assert exit_info.value.code == 2 and not (tmp_path / "missing").exists()

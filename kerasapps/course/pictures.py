@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 
 from kerasapps import runs
-from kerasapps.config import load_run_config
+from kerasapps.config import list_experiments, load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.errors import UserError
 from kerasapps.lazy import keras
@@ -34,18 +34,46 @@ def visualize_run(run, source=None, *, out=None, data_dir=None, runs_dir=None, l
     Raises:
         UserError: no such run, an unreadable image, or an empty text.
     """
-    run_dir = runs.resolve_run(run, runs_dir)
+    out = _png_path(out) if out else None
+    run_dir = runs.resolve_run(run, runs_dir, experiments=list_experiments())
     spec = runs.read_metrics(run_dir).get("dataset", {}).get("preprocessing") or {}
     model = runs.load_run_model(run_dir)
-    out = pathlib.Path(out or run_dir / "visualize.png")
+    out = out or run_dir / "visualize.png"
+    title = f"{run_dir.parent.name}/{run_dir.name}"
     if spec.get("kind") == "text":
         ids = _text_input(run_dir, spec, source, data_dir, log)
-        draw_hidden_state(model, ids, _words(run_dir, spec, ids), out, title=f"{run_dir.parent.name}/{run_dir.name}")
+        _make_parent(out)
+        draw_hidden_state(model, ids, _words(run_dir, spec, ids), out, title=title)
     else:
         image = _image_input(run_dir, spec, source, data_dir, log)
-        draw_feature_maps(model, image, out, title=f"{run_dir.parent.name}/{run_dir.name}")
+        _make_parent(out)
+        draw_feature_maps(model, image, out, title=title)
     log(f"wrote {out}")
     return out
+
+
+def _png_path(out):
+    """`out` as the PNG file to write: `.png` added when it has no suffix.
+
+    Raises:
+        UserError: `out` has another suffix, or names a folder.
+    """
+    out = pathlib.Path(out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name such as {out / 'visualize.png'}.")
+    if not out.suffix:
+        return out.with_name(out.name + ".png")
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out {out}: the picture is a PNG; give a name ending in .png, such as {out.with_suffix('.png')}.")
+    return out
+
+
+def _make_parent(out):
+    """Create the folder of `out` once the input is known to be good, so that bad input writes nothing."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"Cannot create the folder of --out {out}: {error.strerror}.") from None
 
 
 def _first_test_example(run_dir, data_dir, log):

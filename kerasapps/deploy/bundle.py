@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from kerasapps import runs
-from kerasapps.config import apply_override, load_run_config, validate
+from kerasapps.config import apply_override, list_experiments, load_run_config, validate
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import convert, metadata
 from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, reads_text
@@ -105,7 +105,7 @@ def export_run(
     check_choice("--recurrent", recurrent, convert.RECURRENT)
     if c_array and "int8" not in variants:
         raise UserError(f"--format c writes the int8 model for microcontrollers: use --quantize int8 or all, not {quantize}.")
-    run_dir = runs.resolve_run(run, runs_dir)
+    run_dir = runs.resolve_run(run, runs_dir, experiments=list_experiments())
     config = load_run_config(run_dir)
     dataset, (x_train, _), _ = load_experiment_data(config, data_dir=data_dir, log=log)
     for override in overrides:

@@ -18,7 +18,9 @@ from typing import Callable
 import numpy as np
 
 from kerasapps import runs
+from kerasapps.config import list_experiments
 from kerasapps.errors import UserError
+from kerasapps.lazy import import_tensorflow
 
 
 @dataclasses.dataclass
@@ -48,6 +50,9 @@ def open_tflite(path):
     path = pathlib.Path(path)
     if not path.is_file():
         raise UserError(f"No TFLite file {path}.")
+    # TensorFlow first, through the quiet import that probes the devices: MediaPipe (reading the metadata)
+    # imports TensorFlow by itself, and the probe would then come at the first image, printing CUDA errors.
+    import_tensorflow()
     lite = LiteModel(path)
     content = path.read_bytes()
     facts = read_metadata(content, what=str(path))
@@ -73,7 +78,7 @@ def open_run(run, *, runs_dir=None, batch_size=256):
     Raises:
         UserError: no such run, or a text run without its vocabulary file.
     """
-    run_dir = runs.resolve_run(run, runs_dir)
+    run_dir = runs.resolve_run(run, runs_dir, experiments=list_experiments())
     dataset = runs.read_metrics(run_dir).get("dataset", {})
     spec = dataset.get("preprocessing") or {}
     if spec.get("kind") == "text" and not (run_dir / spec["vocabulary_file"]).is_file():
@@ -172,10 +177,10 @@ def check_texts(texts, *, where=lambda i: f"Text {i + 1}"):
 
 
 def read_lines(path):
-    """The texts of a UTF-8 file, one a line (a final newline is not an empty text).
+    """The texts of a UTF-8 file, one a line; blank lines are skipped (a blank line is not a review).
 
     Raises:
-        UserError: the file cannot be read, holds undecodable bytes, or an empty line.
+        UserError: the file cannot be read, holds undecodable bytes, or no line that is not blank.
     """
     try:
         raw = pathlib.Path(path).read_bytes()
@@ -186,13 +191,9 @@ def read_lines(path):
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise UserError(f"{path}, line {line}: byte 0x{raw[error.start]:02x} is not valid UTF-8. Save the file as UTF-8.") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line.rstrip("\r") for line in lines]
+    lines = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
     if not lines:
-        raise UserError(f"{path} is empty: it should hold one review a line.")
-    check_texts(lines, where=lambda i: f"{path}, line {i + 1}")
+        raise UserError(f"{path} holds no review: it is empty or all its lines are blank. Write one review a line.")
     return lines
 
 

@@ -9,7 +9,7 @@ Writes into the run folder: confusion_matrix.csv and .png, classification_report
 import numpy as np
 
 from kerasapps import runs
-from kerasapps.config import load_run_config
+from kerasapps.config import list_experiments, load_run_config
 from kerasapps.data import load_experiment_data, make_pipeline
 from kerasapps.plots import plot_confusion
 from kerasapps.scores import predicted_classes
@@ -27,7 +27,7 @@ def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
     import pandas as pd
     from sklearn.metrics import classification_report, confusion_matrix
 
-    run_dir = runs.resolve_run(run, runs_dir)
+    run_dir = runs.resolve_run(run, runs_dir, experiments=list_experiments())
     config = load_run_config(run_dir)
     dataset, _, _ = load_experiment_data(config, data_dir=data_dir, log=log)
     model = runs.load_run_model(run_dir)
