@@ -101,7 +101,8 @@ def train_and_evaluate(
             )
         except TrainingDiverged as error:
             raise TrainingDiverged(
-                f"training stopped: {error}. {run_dir} keeps the history and is not marked finished."
+                f"training stopped: {error}, in a new run ({run_dir} keeps the history and is not marked "
+                "finished; --resume would go on from its diverged weights)."
             ) from None
         train_time = time.perf_counter() - start
         saver.save(model, folder / runs.MODEL_FILE)  # every process: saving is collective
