@@ -42,13 +42,13 @@ def main(argv):
 def _check_before_starting(train_argv, processes):
     """The train command's config, checked here in seconds, before N processes spend theirs starting
     (a --resume run's saved config is checked by the run itself, before it trains)."""
+    from kerasapps.processes import check_batch_size
     from kerasapps.train import build_parser as train_parser
-    from kerasapps.training.distribution import Cluster, check_batch_size
 
     parser = train_parser()
     train_args = parser.parse_args(train_argv)
     if not train_args.resume:
-        check_batch_size(experiment_config(parser, train_args).train.batch_size, Cluster(processes=processes))
+        check_batch_size(experiment_config(parser, train_args).train.batch_size, processes)
 
 
 if __name__ == "__main__":

@@ -169,6 +169,15 @@ def _signal_group(popen, sig):
         pass
 
 
+def check_batch_size(batch_size, processes):
+    """The global batch must split evenly, or the processes would feed different shapes."""
+    if batch_size % processes:
+        raise UserError(
+            f"train.batch_size={batch_size} does not divide by the {processes} processes: "
+            f"set it to a multiple of {processes}."
+        )
+
+
 def check_command(command):
     """The command to launch must be a training command; raises `UserError` otherwise."""
     if not command or command[0] != "train":

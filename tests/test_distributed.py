@@ -25,8 +25,8 @@ from kerasapps.deploy.app_graph import app_inputs
 from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.errors import UserError
 from kerasapps.launch import main as launch_main
-from kerasapps.processes import ProcessGroup
-from kerasapps.training.distribution import Cluster, check_batch_size, distribution_requested
+from kerasapps.processes import ProcessGroup, check_batch_size
+from kerasapps.training.distribution import distribution_requested
 
 pytestmark = pytest.mark.slow  # trains or converts models: the full suite's tier
 
@@ -167,6 +167,6 @@ def test_which_environments_ask_for_distribution(environ, expected):
 
 
 def test_the_global_batch_must_divide_by_the_processes():
-    check_batch_size(64, Cluster(process_id=1, processes=4))
+    check_batch_size(64, 4)
     with pytest.raises(UserError, match=r"train.batch_size=30 does not divide by the 4 processes: set it to a multiple of 4"):
-        check_batch_size(30, Cluster(process_id=0, processes=4))
+        check_batch_size(30, 4)

@@ -106,15 +106,6 @@ def stop_distributing():
     keras.distribution.set_distribution(None)
 
 
-def check_batch_size(batch_size, cluster):
-    """The global batch must split evenly, or the processes would feed different shapes."""
-    if batch_size % cluster.processes:
-        raise UserError(
-            f"train.batch_size={batch_size} does not divide by the {cluster.processes} processes: "
-            f"set it to a multiple of {cluster.processes}."
-        )
-
-
 def broadcast_path(path, cluster):
     """Process 0's `path` (a path or None), in every process."""
     if not cluster.distributed:

@@ -17,8 +17,9 @@ from kerasapps.data import make_pipeline
 from kerasapps.errors import TrainingDiverged
 from kerasapps.lazy import keras, tf
 from kerasapps.models import build_model
+from kerasapps.processes import check_batch_size
 from kerasapps.training.callbacks import StopOnDivergence, divergence_bound
-from kerasapps.training.distribution import check_batch_size, current_cluster
+from kerasapps.training.distribution import current_cluster
 from kerasapps.training.optimizers import make_optimizer
 
 
@@ -140,7 +141,7 @@ def fit(model, config, train, validation, *, augment=None, callbacks=(), epochs=
     (x, y), (x_val, y_val) = train, validation
     batch = config.train.batch_size
     cluster = current_cluster()
-    check_batch_size(batch, cluster)
+    check_batch_size(batch, cluster.processes)
     even = cluster.distributed
     buckets = config.train.bucket_by_length
     divergence = StopOnDivergence(divergence_bound(model.output_shape[-1]))

@@ -24,10 +24,10 @@ from kerasapps.data import load_experiment_data, make_pipeline
 from kerasapps.errors import TrainingDiverged, UserError
 from kerasapps.lazy import keras, tf
 from kerasapps.plots import plot_history
+from kerasapps.processes import check_batch_size
 from kerasapps.training.callbacks import run_callbacks
 from kerasapps.training.distribution import (
     broadcast_path,
-    check_batch_size,
     process_folder,
     start_cluster,
     stop_distributing,
@@ -77,7 +77,7 @@ def train_and_evaluate(
         config = _resumed_config(run_dir, overrides)
         log(f"Resuming {run_dir} with its saved config{''.join(f', {o}' for o in overrides)}.")
 
-    check_batch_size(config.train.batch_size, cluster)
+    check_batch_size(config.train.batch_size, cluster.processes)
     seed_everything(config.seed)
     # The data and the model first: a bad folder or argument is an error before any run folder exists.
     dataset, (x_train, y_train), (x_val, y_val) = load_experiment_data(config, data_dir=data_dir, log=log)
