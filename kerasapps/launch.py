@@ -40,7 +40,7 @@ def main(argv):
 
 
 def _check_before_starting(train_argv, processes):
-    """The train command's config, checked here in seconds, before N processes spend theirs starting
+    """The train command's config, checked here without TensorFlow, before N processes spend seconds starting
     (a --resume run's saved config is checked by the run itself, before it trains)."""
     from kerasapps.processes import check_batch_size
     from kerasapps.train import build_parser as train_parser

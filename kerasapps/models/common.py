@@ -52,8 +52,8 @@ def chain(x, layers):
 
 def fast_layers_apply():
     """Whether a model built now takes the faster TensorFlow layers of `models.batch_norm` and
-    `models.full_map_conv` (`train.fast_layers`, TensorFlow only). Saved models never hold them
-    (`training.saving`)."""
+    `models.full_map_conv` (`train.fast_layers`, TensorFlow only). They stay Keras's own layer
+    classes with their training step replaced, so a saved model holds nothing of ours."""
     return settings.fast_layers() and keras.backend.backend() == "tensorflow"
 
 

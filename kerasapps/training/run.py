@@ -26,12 +26,7 @@ from kerasapps.lazy import keras, tf
 from kerasapps.plots import plot_history
 from kerasapps.processes import check_batch_size
 from kerasapps.training.callbacks import run_callbacks
-from kerasapps.training.distribution import (
-    broadcast_path,
-    process_folder,
-    start_cluster,
-    stop_distributing,
-)
+from kerasapps.training.distribution import broadcast_path, process_folder, start_cluster, stop_distributing
 from kerasapps.training.fit import build_and_compile, cpu, fit, seed_everything, set_inter_op_threads
 from kerasapps.training.saving import PlainKerasCopy
 
