@@ -27,8 +27,9 @@ import pathlib
 import platform
 import time
 
+import keras
+
 from kerasapps import settings
-from kerasapps.lazy import keras
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 RECIPE_LR, RECIPE_MOMENTUM, RECIPE_WEIGHT_DECAY = 0.1, 0.9, 1e-4

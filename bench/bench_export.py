@@ -28,9 +28,9 @@ from kerasapps.config import load_config, load_run_config
 from kerasapps.data import load_experiment_data
 from kerasapps.deploy import convert
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
-from kerasapps.lazy import import_tensorflow
 from kerasapps.runs import resolve_run
 from kerasapps.scores import accuracy
+from kerasapps.settings import import_tensorflow
 from kerasapps.training import library_versions, train_and_evaluate
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "export.csv"

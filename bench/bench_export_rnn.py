@@ -21,7 +21,7 @@ import pandas as pd
 
 from kerasapps.deploy import convert
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
-from kerasapps.lazy import import_tensorflow
+from kerasapps.settings import import_tensorflow
 from kerasapps.training import library_versions
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "export_rnn.csv"

@@ -3,7 +3,7 @@
     KERASAPPS_DATA_DIR=../shared/data python bench/bench_imdb.py lstm gru bilstm
 
 Each experiment is trained with `kerasapps.training.train_and_evaluate` exactly as
-`python -m kerasapps.train EXPERIMENT` does (22,500 training reviews, 2,500 for
+`kerasapps train EXPERIMENT` does (22,500 training reviews, 2,500 for
 validation), evaluated on all 25,000 test reviews, then timed on raw text with
 `kerasapps.deploy.classify.classify` (cleaning and vectorizing included). Appends
 one row per experiment to bench/results/imdb.csv. Not a test.
@@ -23,7 +23,7 @@ from kerasapps.config import load_config
 from kerasapps.data.imdb import find_imdb_source, read_aclimdb
 from kerasapps.deploy.classify import classify, open_run
 from kerasapps.errors import UserError
-from kerasapps.lazy import import_tensorflow
+from kerasapps.settings import import_tensorflow
 from kerasapps.training import library_versions, train_and_evaluate
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "imdb.csv"

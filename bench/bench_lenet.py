@@ -31,7 +31,7 @@ import pandas as pd
 from kerasapps import settings
 from kerasapps.config import load_config
 from kerasapps.data import load_experiment_data
-from kerasapps.lazy import import_tensorflow
+from kerasapps.settings import import_tensorflow
 from kerasapps.training import (
     build_experiment_model,
     compile_model,
@@ -49,7 +49,7 @@ def baseline_numpy_fit(config, steps_per_execution):
     """Plain model.fit on NumPy arrays. Returns (seconds, test accuracy, training examples)."""
     seed_everything(config.seed)
     dataset, (x, y), (x_val, y_val) = load_experiment_data(config, data_dir=settings.data_dir(), log=lambda _: None)
-    model = build_experiment_model(config, dataset.info)
+    model = build_experiment_model(config, dataset.info.model_kwargs)
     config = copy.deepcopy(config)
     config.train.steps_per_execution = steps_per_execution
     compile_model(model, config, math.ceil(len(x) / config.train.batch_size))

@@ -25,8 +25,8 @@ from kerasapps import settings
 from kerasapps.data import load_dataset
 from kerasapps.deploy import convert
 from kerasapps.deploy.interpreter import LiteModel
-from kerasapps.lazy import import_tensorflow
 from kerasapps.models import build_model
+from kerasapps.settings import import_tensorflow
 from kerasapps.training import library_versions
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "lstm_vs_gru.csv"

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -36,8 +37,8 @@ from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.deploy import export_run
 from kerasapps.deploy.app_graph import app_inputs
 from kerasapps.deploy.interpreter import LiteModel
-from kerasapps.lazy import import_tensorflow, keras
 from kerasapps.scores import predicted_classes
+from kerasapps.settings import import_tensorflow
 from kerasapps.training import library_versions, train_and_evaluate
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "phones.csv"

@@ -8,7 +8,7 @@
 Each round runs every contender once, each in a fresh process, in an order that
 alternates from round to round (so a slow spell of the machine hits all of them):
 
-- "kerasapps.train": `python -m kerasapps.train EXPERIMENT`, everything a run
+- "kerasapps.train": `kerasapps train EXPERIMENT`, everything a run
   writes on (checkpoints, CSV history, backup for --resume, TensorBoard);
   images/s from its metrics.json (the whole fit, validation included);
 - "pytorch eager": the experiment's PyTorch twin (`kerasapps.compare.torch_twins`)
@@ -84,7 +84,7 @@ def worker(contender, experiment, overrides):
 
         seed_everything(config.seed)
         config.train.mixed_precision, config.train.steps_per_execution = False, 1
-        model = compile_model(build_experiment_model(config, dataset.info), config, -(-len(x) // config.train.batch_size))
+        model = compile_model(build_experiment_model(config, dataset.info.model_kwargs), config, -(-len(x) // config.train.batch_size))
         start = time.perf_counter()
         model.fit(x, y, batch_size=config.train.batch_size, epochs=config.train.epochs,
                   validation_data=(x_val, y_val) if len(x_val) else None, verbose=0)  # fmt: skip

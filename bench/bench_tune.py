@@ -30,12 +30,12 @@ import sys
 import tempfile
 import time
 
+import keras
 import pandas as pd
 
 from kerasapps import settings
 from kerasapps.config import load_config
 from kerasapps.data import load_experiment_data, make_pipeline
-from kerasapps.lazy import keras
 from kerasapps.search import search
 from kerasapps.training import (
     build_experiment_model,
@@ -100,7 +100,7 @@ def bench_keras_loop(args, runs_dir, stamp):
     for _ in range(args.trials):
         keras.backend.clear_session()
         gc.collect()
-        model = build_experiment_model(config, dataset.info)
+        model = build_experiment_model(config, dataset.info.model_kwargs)
         compile_model(model, config, math.ceil(len(x) / config.train.batch_size))
         model.fit(make_pipeline(x, y, batch_size=config.train.batch_size, shuffle=True),
                   validation_data=make_pipeline(x_val, y_val, batch_size=config.train.batch_size), epochs=1, verbose=0)

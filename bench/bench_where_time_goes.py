@@ -33,7 +33,7 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "where_time_goes
 
 def epoch_timer_class():
     """A Keras callback class that records each epoch's seconds, validation included."""
-    from kerasapps.lazy import keras
+    import keras
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -54,8 +54,9 @@ def epoch_timer_class():
 
 def time_epoch(config, dataset, train, validation):
     """Seconds of each component (see the module docstring) for one setting of `config`."""
+    import tensorflow as tf
+
     from kerasapps.data import make_pipeline
-    from kerasapps.lazy import tf
     from kerasapps.training import build_and_compile, fit, seed_everything
 
     EpochTimer = epoch_timer_class()
@@ -108,7 +109,7 @@ def main(argv=None):
     from kerasapps import settings
     from kerasapps.config import load_config
     from kerasapps.data import load_experiment_data
-    from kerasapps.lazy import import_tensorflow
+    from kerasapps.settings import import_tensorflow
     from kerasapps.training.run import library_versions
 
     import_tensorflow()

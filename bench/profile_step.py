@@ -50,7 +50,8 @@ def op_times(logdir, steps):
 
 def profile(config, dataset, x, y, steps):
     """Wall ms per step and the op times of `steps` profiled steps on one batch held in memory."""
-    from kerasapps.lazy import tf
+    import tensorflow as tf
+
     from kerasapps.training import build_and_compile, seed_everything
 
     seed_everything(config.seed)
@@ -81,7 +82,7 @@ def main(argv=None):
     from kerasapps import settings
     from kerasapps.config import load_config
     from kerasapps.data import load_experiment_data
-    from kerasapps.lazy import import_tensorflow
+    from kerasapps.settings import import_tensorflow
     from kerasapps.training.run import library_versions
 
     import_tensorflow()

@@ -1,29 +1,32 @@
 """`kerasapps COMMAND ...` (and `python -m kerasapps COMMAND ...`): one door to every command.
 
-`kerasapps train lenet` is `python -m kerasapps.train lenet`; each command keeps
-its own --help. The table below is the only list of commands.
+Each command is a module of `kerasapps.commands` with its own --help; the table
+below is the only list of commands.
 """
 
 import importlib
 import sys
 
-COMMANDS = {  # name -> (module with main(argv), one line of help)
-    "train": ("kerasapps.train", "train, evaluate and save an experiment (configs/<name>.yaml)"),
-    "evaluate": ("kerasapps.evaluate", "confusion matrix and per-class report of a finished run"),
-    "launch": ("kerasapps.launch", "train in N local processes, data-parallel (JAX backend)"),
-    "tune": ("kerasapps.tune", "keras-tuner search over an experiment's tune.space"),
-    "export": ("kerasapps.export", "SavedModel and TFLite (LiteRT) files of a run, each checked"),
-    "predict": ("kerasapps.predict", "classify image files or texts with a run or a .tflite file"),
-    "models": ("kerasapps.models.__main__", "the registered models: parameters, MACs, layer tables"),
-    "lab": ("kerasapps.lab", "the course notes' convolution examples, computed by Keras layers and drawn"),
-    "visualize": ("kerasapps.visualize", "pictures of a trained run: first-layer filters, feature maps, LSTM state"),
-    "compare": ("kerasapps.compare.__main__", "TensorFlow vs PyTorch on the same network: training and deployment"),
+from kerasapps import __version__
+from kerasapps.commands.cli import run_main
+
+COMMANDS = {  # name (a module of kerasapps.commands with main(argv)) -> one line of help
+    "train": "train, evaluate and save an experiment (configs/<name>.yaml)",
+    "evaluate": "confusion matrix and per-class report of a finished run",
+    "launch": "train in N local processes, data-parallel (JAX backend)",
+    "tune": "keras-tuner search over an experiment's tune.space",
+    "export": "SavedModel and TFLite (LiteRT) files of a run, each checked",
+    "predict": "classify image files or texts with a run or a .tflite file",
+    "models": "the registered models: parameters, MACs, layer tables",
+    "lab": "the course notes' convolution examples, computed by Keras layers and drawn",
+    "visualize": "pictures of a trained run: first-layer filters, feature maps, LSTM state",
+    "compare": "TensorFlow vs PyTorch on the same network: training and deployment",
 }
 
 
 def usage():
     width = max(map(len, COMMANDS))
-    lines = [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines = [f"  {name:<{width}}  {summary}" for name, summary in COMMANDS.items()]
     return (
         "usage: kerasapps COMMAND [ARGS...]\n\n"
         "Train, tune and deploy the classic networks of a deep-learning course.\n\ncommands:\n"
@@ -38,18 +41,12 @@ def main(argv=None):
         print(usage())
         return 0
     if argv[0] in ("-V", "--version"):
-        from kerasapps import __version__
-
         print(f"kerasapps {__version__}")
         return 0
     if argv[0] not in COMMANDS:
         print(f"error: unknown command {argv[0]!r}. Commands are: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2
-    module_name = COMMANDS[argv[0]][0]
-    from kerasapps.cli import run_main
-
-    sys.argv[0] = f"kerasapps {argv[0]}"  # what `cli.prog` shows in usage lines
-    run_main(importlib.import_module(module_name).main, argv[1:])
+    run_main(importlib.import_module(f"kerasapps.commands.{argv[0]}").main, argv[1:])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ error, and so is a `--set` value whose type does not match the field it sets.
 model builder and dataset loader they are passed to, by the registry's one
 check (`Registry.check_arguments`). The resolved config is saved with every run
 (`save_config`); `load_run_config` reads it back. The `tune` section (a search space over
-the other keys) is read only by `python -m kerasapps.tune` (kerasapps/search/),
+the other keys) is read only by `kerasapps tune` (kerasapps/search/),
 which sets each trial's values with `set_value`, the typed path of `--set`.
 """
 
@@ -156,6 +156,20 @@ def find_config(experiment):
         f"Unknown experiment {experiment!r}. Experiments in {where}: {', '.join(list_experiments()) or 'none'}. "
         f"Use --config PATH for a file elsewhere."
     )
+
+
+def experiments_setting_model_args(model_name):
+    """The experiments whose YAML file builds `model_name` with `model.args` of its own (a broken
+    experiment file is skipped: it is `train`'s to report)."""
+    users = []
+    for experiment in list_experiments():
+        try:
+            model = read_yaml(find_config(experiment)).get("model")
+        except UserError:
+            continue
+        if isinstance(model, dict) and model.get("name") == model_name and model.get("args"):
+            users.append(experiment)
+    return users
 
 
 def read_yaml(path):

@@ -1,7 +1,7 @@
 """Exceptions that carry a message meant for the user, and the small checks that raise them.
 
 Command-line entry points print a `UserError` as one line and exit with code 2,
-a `TrainingDiverged` with code 1 (see `kerasapps.cli`); anything else is a bug
+a `TrainingDiverged` with code 1 (see `kerasapps.commands.cli`); anything else is a bug
 and keeps its traceback. This is the lowest floor of the package: every layer
 may import it, it imports nothing of ours.
 """
@@ -49,3 +49,9 @@ def check_positive_number(name, value):
     """Raise `UserError` unless `value` is a finite number above 0 (NaN and inf are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise UserError(f"{name} must be a finite number above 0, got {value!r}.")
+
+
+def first_line(error):
+    """The line of a long error (a converter's or a runtime's) that says what went wrong."""
+    lines = [line.strip() for line in str(error).splitlines() if "error:" in line] or str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

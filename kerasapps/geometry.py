@@ -15,10 +15,10 @@ arithmetic; the tests hold it against Keras's own shapes.
 import dataclasses
 import math
 
+import keras
 import numpy as np
 
 from kerasapps.errors import GeometryError
-from kerasapps.lazy import keras
 
 FORMULA = "W_out = (W_in - K + 2P) / S + 1"
 
@@ -194,3 +194,75 @@ def format_table(rows):
         lines.append(f"{r.name:<{name_w}}{r.kind:<{kind_w}}{str(r.output_shape):<20}{r.params:>12,}")
     lines.append(f"{'total':<{name_w + kind_w + 20}}{sum(r.params for r in rows):>12,}")
     return "\n".join(lines)
+
+
+def all_layers(model):
+    """Every layer of `model`, those of nested models included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)
+
+
+# --- multiply-accumulates -------------------------------------------------------
+
+
+def count_macs(model, rows):
+    """Multiply-accumulates per example (an image, a sequence) of the conv, dense and recurrent layers.
+
+    A conv layer does one MAC per kernel weight per output position; a dense
+    layer, one per kernel weight (per time step, on a sequence); a recurrent
+    layer (LSTM, GRU, SimpleRNN, one inside `Bidirectional` or `TruncatedBPTT`),
+    one per input and recurrent kernel weight per time step, each direction of a
+    bidirectional layer counted. An axis of open length (a sequence of any length)
+    counts as one step. Biases, batch norm, pooling, activations and gates'
+    element-wise products are not counted.
+
+    Args:
+        model: a built Keras model.
+        rows: its `geometry.layer_table` rows.
+
+    Returns:
+        The MACs as an int.
+    """
+    total = 0
+    for row in rows:
+        layer = model.get_layer(row.name)
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):  # per output position or time step
+            total += _weights(layer.kernel) * _steps(row.output_shape[:-1])
+        elif cells := _recurrent_cells(layer):
+            per_step = sum(_weights(cell.kernel) + _weights(cell.recurrent_kernel) for cell in cells)
+            total += per_step * _steps(_sequence_shape(layer)[1:2])
+    return total
+
+
+def _weights(variable):
+    return math.prod(variable.shape)
+
+
+def _steps(dims):
+    """Positions over `dims` (an open axis, None, counts as one)."""
+    return math.prod(d or 1 for d in dims)
+
+
+def _recurrent_cells(layer):
+    """The recurrent cells that `layer` runs at each time step: an RNN's cell, both directions of a
+    `Bidirectional`, the wrapped layer's of a wrapper (`TruncatedBPTT`); [] for any other layer."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return _recurrent_cells(layer.forward_layer) + _recurrent_cells(layer.backward_layer)
+    if isinstance(layer, keras.layers.RNN):
+        return list(getattr(layer.cell, "cells", [layer.cell]))  # StackedRNNCells holds several
+    inner = getattr(layer, "layer", None)
+    return _recurrent_cells(inner) if isinstance(inner, keras.layers.Layer) else []
+
+
+def _sequence_shape(layer):
+    """The (batch, time, features) shape of the sequence a recurrent layer reads.
+
+    `layer.input` is a list when the layer was also given a mask (Embedding(mask_zero=True)
+    before it) or initial states; the sequence is its one rank-3 tensor.
+    """
+    sequences = [t for t in keras.tree.flatten(layer.input) if len(t.shape) == 3]
+    if len(sequences) != 1:
+        raise ValueError(f"Layer {layer.name!r} reads {len(sequences)} rank-3 tensors; expected one sequence.")
+    return tuple(sequences[0].shape)

@@ -1,6 +1,6 @@
 """Processes that train together: the KERAS_DISTRIBUTION_* variables, and N local ones started as a group.
 
-The library behind `python -m kerasapps.launch`:
+The library behind `kerasapps launch`:
 
     group = ProcessGroup(["train", "lenet"], processes=2)
     code = group.run(timeout=3600)     # 0 when every process succeeded
@@ -183,5 +183,5 @@ def check_command(command):
     if not command or command[0] != "train":
         raise UserError(
             f"launch runs `train` across processes, got {' '.join(command) or 'nothing'!r}: "
-            "python -m kerasapps.launch --processes 2 train resnet20"
+            "kerasapps launch --processes 2 train resnet20"
         )

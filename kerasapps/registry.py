@@ -5,7 +5,7 @@
     @MODELS.register("lenet5", family="lenet")
     def lenet5(**kwargs): ...
 
-    MODELS.register("vgg16", family="vgg")(functools.partial(build_vgg, blocks=...))
+    MODELS.register("vgg16", family="vgg", facts={"params": 138_357_544})(functools.partial(build_vgg, blocks=...))
 
     MODELS.build("lenet5", input_shape=(32, 32, 1), num_classes=10)
 
@@ -14,6 +14,10 @@ see (`defaults`), so a variant is a `functools.partial` of its family's builder:
 its signature then shows the values it really uses. A duplicate name raises, an
 unknown name raises and lists what exists (`get`), and `check_arguments` is the
 one check of keyword arguments that `model.args` and `data.options` go through.
+An entry's `facts` are what is known of it beside its code, as timm keeps
+`default_cfgs` beside `@register_model`: for a model, its exact parameter count at
+the defaults (`params`, which the tests check) and the paper's `year`, `published`
+count and the `source` that states it (`kerasapps models` prints them).
 
 The registry imports nothing of the families it holds: `kerasapps.models` and
 `kerasapps.data` fill `MODELS` and `DATASETS` when imported and hand them on,
@@ -36,6 +40,7 @@ class Entry:
     family: str = ""
     description: str = ""
     test_args: dict = dataclasses.field(default_factory=dict)  # a quick build for tests (a smaller input)
+    facts: dict = dataclasses.field(default_factory=dict)  # params, year, published, source (module docstring)
 
     def defaults(self, *, skip=()):
         """Every keyword argument the builder takes, with its default value (names in `skip` left out)."""
@@ -60,12 +65,13 @@ class Registry:
         self.fixed = tuple(fixed)
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name, *, family="", description="", test_args=None):
+    def register(self, name, *, family="", description="", test_args=None, facts=None):
         """Decorator that adds a builder under `name`; the description defaults to its docstring's first line.
 
         `test_args` are keyword arguments that make a quick build for the
         registry-driven tests (a smaller input for an ImageNet network, say), so a
-        new entry is tested the moment it is registered.
+        new entry is tested the moment it is registered; `facts` (see the module docstring)
+        are checked and shown from the same place.
 
         Raises:
             ValueError: an entry of that name is already registered.
@@ -75,7 +81,7 @@ class Registry:
             if name in self._entries:
                 raise ValueError(f"A {self.kind} named {name!r} is already registered.")
             doc = description or (inspect.getdoc(builder) or "").split("\n")[0]
-            self._entries[name] = Entry(name, builder, family, doc, dict(test_args or {}))
+            self._entries[name] = Entry(name, builder, family, doc, dict(test_args or {}), dict(facts or {}))
             return builder
 
         return decorate

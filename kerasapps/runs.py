@@ -10,8 +10,9 @@ import json
 import os
 import pathlib
 
+import keras
+
 from kerasapps.errors import UserError
-from kerasapps.lazy import keras
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"

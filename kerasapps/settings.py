@@ -12,6 +12,7 @@ environment variable (tests/test_settings.py checks it).
 import contextlib
 import os
 import pathlib
+import sys
 
 DATA_DIR_ENV = "KERASAPPS_DATA_DIR"
 RUNS_DIR_ENV = "KERASAPPS_RUNS_DIR"
@@ -109,6 +110,50 @@ def quiet_tensorflow():
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def import_tensorflow():
+    """Import TensorFlow (and probe its devices) once, its C++ start-up chatter hidden.
+
+    Commands call it before they import the library, which imports TensorFlow and Keras at
+    the top as any Keras code does; then the banner (oneDNN, CUDA probing) never shows.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    quiet_tensorflow()
+    with native_output_silenced(2):
+        import tensorflow
+
+        # Probing for GPUs prints CUDA errors on machines without one: do it now.
+        tensorflow.config.list_physical_devices()
+    return tensorflow
+
+
+@contextlib.contextmanager
+def native_output_silenced(*fds):
+    """Send what C++ code writes to file descriptors `fds` (default 2) to /dev/null meanwhile.
+
+    TensorFlow's banner and the TFLite converter's and interpreter's messages are written
+    by C++ straight to the descriptors, past Python's sys.stderr, so only this holds them
+    back; KERASAPPS_DEBUG=1 lets them through.
+    """
+    if debug():
+        yield
+        return
+    fds = fds or (2,)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = {fd: os.dup(fd) for fd in fds}
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
 
 
 # --- switches the run's config sets (timm's `set_fused_attn` habit) ----------------

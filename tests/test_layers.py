@@ -1,93 +1,156 @@
-"""The package's floors (docs/architecture.md): each module imports only floors below it.
+"""The package's floors as docs/architecture.md draws them: each module imports only floors below
+it, no import circle anywhere, and imports inside functions only where the page allows them.
 
-Imports are read from the source (top-level and inside functions alike), so an
-upward import fails here even when it is lazy.
+Imports are read from the source (top-level and inside functions alike), so an upward import
+fails here even when it is deferred.
 """
 
 import ast
+import os
 import pathlib
+import re
 import subprocess
 import sys
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "kerasapps"
-
-# part -> floor; a part is a top-level module or subpackage of kerasapps
-FLOORS = {
-    "errors": 0, "settings": 0,
-    "lazy": 1,
-    "registry": 2, "runs": 2, "processes": 2, "geometry": 2, "scores": 2,
-    "data": 3, "models": 3, "plots": 3,
-    "config": 4,
-    "training": 5, "deploy": 5, "course": 5,
-    "search": 6, "compare": 6,
-    "cli": 7,
-    "commands": 8,
-}  # fmt: skip
-COMMANDS = {
-    "train", "evaluate", "tune", "export", "predict", "lab", "visualize", "launch", "__main__", "models.__main__",
-    "compare.__main__",
-}  # fmt: skip
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "kerasapps"
+# What a library function may import where it runs: the optional extras (a clear message when missing).
+OPTIONAL = ("torch", "torchao", "executorch", "litert_torch", "jax", "mediapipe", "tflite_micro")
+# compare's modules that import PyTorch's twins only when a comparison runs (run), one side's framework in
+# that side's process (worker), or LiteRT's after PyTorch's training is measured (torch_side).
+# And settings.import_tensorflow, the quiet import every command makes once its arguments are parsed.
+DEFERRED = {"kerasapps.compare.run", "kerasapps.compare.worker", "kerasapps.compare.torch_side", "kerasapps.settings"}
 
 
-def _part(module):
-    """'kerasapps.training.fit' -> 'training'; a command module -> 'commands'."""
-    name = module.removeprefix("kerasapps.")
-    if name in COMMANDS:
-        return "commands"
-    return name.split(".")[0]
+def floors():
+    """part -> floor, from the table of docs/architecture.md (a part in backticks in its second column)."""
+    table = {}
+    for line in (ROOT / "docs" / "architecture.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            table.update({part: int(cells[0]) for part in re.findall(r"`([\w.]+)`", cells[1])})
+    return table
+
+
+FLOORS = floors()
 
 
 def _modules():
     for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        parts = path.relative_to(ROOT).with_suffix("").parts
         yield ".".join(p for p in parts if p != "__init__"), path
 
 
-def _is_module(name):
-    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name).is_dir()
+MODULES = dict(_modules())
 
 
-def _imports(path):
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kerasapps"):
-            yield node.module
-            if node.module == "kerasapps":  # `from kerasapps import runs`, but not `__version__`
-                yield from (f"kerasapps.{a.name}" for a in node.names if _is_module(a.name))
+def _part(module):
+    """'kerasapps.training.fit' -> 'training'; the package's entry points are commands."""
+    part = module.removeprefix("kerasapps.").split(".")[0]
+    return "commands" if part in ("__main__", "train") else part
+
+
+def _imports(path, *, nested_only=False):
+    """The kerasapps modules (and, with `nested_only`, any modules) that `path` imports; with
+    `nested_only`, only imports inside a function or class."""
+    tree = ast.parse(path.read_text())
+    top = set(map(id, tree.body))
+    for node in ast.walk(tree):
+        if nested_only and id(node) in top:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith("kerasapps") or nested_only:
+                # `from kerasapps.deploy import convert` imports the module kerasapps.deploy.convert
+                named = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in MODULES]
+                yield from named or ([node.module] if node.module != "kerasapps" else [])
         elif isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names if alias.name.startswith("kerasapps."))
+            yield from (a.name for a in node.names if a.name.startswith("kerasapps.") or nested_only)
 
 
-@pytest.mark.parametrize("module, path", list(_modules()), ids=lambda v: v if isinstance(v, str) else "")
-def test_no_module_imports_a_floor_above_its_own(module, path):
-    if module == "kerasapps":
-        return
+def test_the_table_names_every_part():
+    assert FLOORS["errors"] == 0 and FLOORS["commands"] == max(FLOORS.values())
+    parts = {_part(m) for m in MODULES if m != "kerasapps"}
+    assert parts == set(FLOORS), (
+        f"parts without a floor: {parts - set(FLOORS)}; floors without a part: {set(FLOORS) - parts}"
+    )
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m != "kerasapps"])
+def test_no_module_imports_a_floor_above_its_own(module):
     own = _part(module)
-    assert own in FLOORS, f"{module}: add its part {own!r} to FLOORS and to docs/architecture.md"
-    for imported in _imports(path):
-        if imported == "kerasapps":
-            continue
+    for imported in _imports(MODULES[module]):
         other = _part(imported)
-        if other == own:
+        if other != own:
+            assert FLOORS[other] < FLOORS[own], (
+                f"{module} imports {imported}: floor {FLOORS[other]} is not below {FLOORS[own]}"
+            )
+
+
+def test_no_import_circle():
+    graph = {m: {i for i in _imports(p) if i in MODULES and i != m} for m, p in MODULES.items()}
+    done, path = set(), []
+
+    def visit(module):
+        if module in path:
+            raise AssertionError("import circle: " + " -> ".join(path[path.index(module) :] + [module]))
+        if module not in done:
+            path.append(module)
+            for imported in sorted(graph[module]):
+                visit(imported)
+            path.pop()
+            done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+
+
+def test_the_circle_check_finds_a_circle(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text("from kerasapps.b import x\n")
+    (tmp_path / "b.py").write_text("def f():\n    from kerasapps.a import y\n")
+    monkeypatch.setattr(
+        sys.modules[__name__], "MODULES", {"kerasapps.a": tmp_path / "a.py", "kerasapps.b": tmp_path / "b.py"}
+    )
+    with pytest.raises(AssertionError, match="kerasapps.a -> kerasapps.b -> kerasapps.a"):
+        test_no_import_circle()
+
+
+def test_library_functions_import_only_optional_extras():
+    """A command defers the library until its arguments are parsed; anywhere else, an import inside
+    a function is an optional extra's (or, in compare, one side's framework in its own process)."""
+    for module, path in MODULES.items():
+        if _part(module) == "commands" or module in DEFERRED:
             continue
-        assert FLOORS[other] < FLOORS[own], f"{module} imports {imported}: floor {FLOORS[other]} is not below {FLOORS[own]}"
+        for imported in _imports(path, nested_only=True):
+            assert imported.split(".")[0] in OPTIONAL, f"{module} imports {imported} inside a function"
 
 
 def test_deploy_never_imports_the_trainer():
-    for module, path in _modules():
+    for module, path in MODULES.items():
         if _part(module) == "deploy":
             assert not [m for m in _imports(path) if _part(m) in ("training", "search")], module
 
 
 def test_importing_every_command_leaves_tensorflow_unloaded():
-    """--help and --print-config stay fast because nothing loads TensorFlow at import."""
-    code = (
-        "import sys, kerasapps.__main__, kerasapps.train, kerasapps.evaluate, kerasapps.tune, kerasapps.export, "
-        "kerasapps.predict, kerasapps.lab, kerasapps.visualize, kerasapps.compare.__main__, kerasapps.config, "
-        "kerasapps.models, kerasapps.data; "
-        "from kerasapps.config import load_config; load_config('lenet'); "
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
-    )
+    """--help stays fast because no command module loads TensorFlow at import."""
+    commands = [m for m in MODULES if _part(m) == "commands"]
+    code = f"import sys; import {', '.join(commands)}; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def test_the_pytorch_sides_run_without_tensorflow():
+    """Their start-up time and memory are PyTorch's own (compare's report measures both)."""
+    code = (
+        "import sys, kerasapps.compare.worker, kerasapps.compare.torch_side, kerasapps.compare.notes; "
+        "print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+    )
+    assert result.stdout.split() == ["False"], result.stderr

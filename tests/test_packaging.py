@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
 
 from kerasapps.__main__ import COMMANDS
 from kerasapps.__main__ import main as kerasapps_main
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def installed(tmp_path_factory):
 def test_the_installed_wheel_resolves_the_lenet_experiment_from_an_empty_folder(installed, tmp_path):
     empty = tmp_path / "elsewhere"
     empty.mkdir()
-    code = "import kerasapps, sys; print(kerasapps.__file__); sys.argv[0] = 'x'; from kerasapps.train import main; main(['lenet', '--print-config'])"
+    code = "import kerasapps, sys; print(kerasapps.__file__); sys.argv[0] = 'x'; from kerasapps.commands.train import main; main(['lenet', '--print-config'])"
     env = {"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], cwd=empty, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

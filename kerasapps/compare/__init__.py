@@ -1,4 +1,4 @@
-"""TensorFlow and PyTorch measured on the same networks: the library behind `python -m kerasapps.compare`.
+"""TensorFlow and PyTorch measured on the same networks: the library behind `kerasapps compare`.
 
     run.compare_experiment    the parent: data once, one worker process per side, the report
     worker                    one side in its own process (Keras's backend is chosen per process)

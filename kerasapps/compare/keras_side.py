@@ -9,13 +9,13 @@ process meant to measure PyTorch alone.
 """
 
 import time
-import types
+
+import keras
 
 from kerasapps.compare.timing import FirstStep, throughput
 from kerasapps.config import set_value
 from kerasapps.deploy import convert
-from kerasapps.deploy.bundle import check_tflite, representative_set
-from kerasapps.lazy import keras
+from kerasapps.deploy.bundle import check_tflite
 from kerasapps.scores import accuracy
 from kerasapps.training.fit import build_experiment_model, compile_model, fit, seed_everything
 
@@ -42,7 +42,7 @@ def train_keras(job, config, arrays, *, eager=False, started):
     else:
         keras.utils.set_random_seed(config.seed)
         set_value(config, "train.steps_per_execution", 1)  # the torch backend takes no other value
-    model = build_experiment_model(config, types.SimpleNamespace(model_kwargs=job["model_kwargs"]))
+    model = build_experiment_model(config, job["model_kwargs"])
     batch = config.train.batch_size
     compile_model(model, config, -(-len(x_train) // batch))
     model.run_eagerly = eager
@@ -77,7 +77,7 @@ def deploy_litert(model, config, arrays, test_scores, *, examples, out_dir):
     rows = []
     for variant in ("float32", "int8"):
         representative = (
-            representative_set(x_train, config.export.representative_size, config.seed) if variant == "int8" else None
+            arrays["x_representative"] if variant == "int8" else None
         )
         content = convert.convert(
             model, variant, representative=representative,

@@ -1,5 +1,5 @@
 """Train and deploy one experiment's network with TensorFlow and with PyTorch, and report: the library
-behind `python -m kerasapps.compare`.
+behind `kerasapps compare`.
 
     config = load_config("lenet", overrides=["train.epochs=2"])
     report = compare_experiment(config, data_dir="../shared/data")
@@ -29,7 +29,9 @@ from kerasapps.compare.timing import DEFAULT_DEPLOY_TIME_LIMIT
 from kerasapps.compare.worker import ARRAYS, SIDES
 from kerasapps.config import model_arguments, set_value
 from kerasapps.data import load_experiment_data
+from kerasapps.deploy.bundle import representative_set
 from kerasapps.errors import UserError, check_at_least
+from kerasapps.models import MODELS
 
 DEFAULT_OUT = "compare"
 # read by TensorFlow's and PyTorch's (OpenMP, MKL) thread pools when the child starts
@@ -81,20 +83,23 @@ def compare_experiment(
     for side in sides:
         if side not in SIDES:
             raise UserError(f"Unknown side {side!r}. Sides are: {', '.join(SIDES)}.")
-    from kerasapps.compare.torch_twins import build_twin  # imports torch: after the cheap checks
-
     dataset, (x_train, y_train), _ = load_experiment_data(config, data_dir=data_dir, log=log)
     if steps is not None:
         set_value(config, "train.epochs", 1)
         x_train, y_train = x_train[: steps * config.train.batch_size], y_train[: steps * config.train.batch_size]
-    build_twin(config.model.name, **model_arguments(config, dataset.info.model_kwargs))  # no twin: fail before training
+    twin = twin_arguments(config, dataset.info.model_kwargs)
+    build_twin(config.model.name, **twin["arguments"])  # no twin: fail before training
     # shuffled once, so that the first --deploy-examples are a fair sample (IMDB's test split is sorted by label)
     order = np.random.default_rng(config.seed).permutation(len(dataset.x_test))
-    arrays = {"x_train": x_train, "y_train": y_train, "x_test": dataset.x_test[order], "y_test": dataset.y_test[order]}
+    arrays = {
+        "x_train": x_train, "y_train": y_train, "x_test": dataset.x_test[order], "y_test": dataset.y_test[order],
+        "x_representative": representative_set(x_train, config.export.representative_size, config.seed),
+    }  # fmt: skip
     target = pathlib.Path(out or DEFAULT_OUT) / config.name
     job = {
         "config": config.to_dict(),
         "model_kwargs": dataset.info.model_kwargs,
+        "twin": twin,
         "deploy_examples": deploy_examples or len(dataset.x_test),
         "deploy_time_limit_s": deploy_time_limit or None,
         "steps": config.train.epochs * -(-len(x_train) // config.train.batch_size),
@@ -118,6 +123,26 @@ def compare_experiment(
     log(report["text"])
     log(f"Wrote {target}/report.md, report.csv and report.png")
     return report
+
+
+def twin_arguments(config, model_kwargs):
+    """The family of `config`'s model and all its builder arguments (the registered defaults, the
+    data's, then `model.args`): what `torch_twins.make_twin` takes, written into job.json."""
+    entry = MODELS.get(config.model.name)
+    return {"family": entry.family, "arguments": {**entry.defaults(), **model_arguments(config, model_kwargs)}}
+
+
+def build_twin(model_name, **arguments):
+    """The PyTorch twin of registered model `model_name`, built with Keras builder `arguments` (the
+    registered defaults fill the rest).
+
+    Raises:
+        UserError: a model without a twin, or a setting the twin does not cover.
+    """
+    from kerasapps.compare.torch_twins import make_twin  # imports PyTorch, an extra: after the cheap checks
+
+    entry = MODELS.get(model_name)
+    return make_twin(entry.family, {**entry.defaults(), "name": model_name, **arguments})
 
 
 def _run_worker(side, work, index, count, threads, log):

@@ -18,11 +18,8 @@ from torch import nn
 
 from kerasapps import settings
 from kerasapps.compare.timing import FirstStep, throughput, time_limit, timed_out
-from kerasapps.compare.torch_twins import build_twin, parameter_count, scores, to_channels_first
-from kerasapps.config import model_arguments
-from kerasapps.deploy.bundle import representative_set
-from kerasapps.deploy.convert import first_line
-from kerasapps.errors import UserError
+from kerasapps.compare.torch_twins import make_twin, parameter_count, scores, to_channels_first
+from kerasapps.errors import UserError, first_line
 from kerasapps.scores import accuracy, predicted_classes
 
 # --- training ---------------------------------------------------------------------
@@ -63,7 +60,7 @@ def train_native(job, config, arrays, *, compiled=False, started):
     torch.manual_seed(config.seed)
     x_train, y_train = tensors(arrays["x_train"]), torch.from_numpy(arrays["y_train"])
     with settings.use_fast_layers(config.train.fast_layers):
-        twin = build_twin(config.model.name, **model_arguments(config, job["model_kwargs"]))
+        twin = make_twin(job["twin"]["family"], job["twin"]["arguments"])
     batch, epochs = config.train.batch_size, config.train.epochs
     steps_per_epoch = -(-len(x_train) // batch)
     optimizer, scheduler = make_optimizer(twin, config, steps_per_epoch, config.model.args.get("weight_decay", 0.0))
@@ -150,7 +147,7 @@ def deploy_executorch(twin, config, arrays, twin_scores, *, examples, out_dir, t
     x_test, y_test = arrays["x_test"][:examples], arrays["y_test"][:examples]
     inputs = [tensors(x_test[i : i + 1]) for i in range(len(x_test))]
     reference = twin_scores[:examples]
-    calibration = tensors(representative_set(arrays["x_train"], config.export.representative_size, config.seed))
+    calibration = tensors(arrays["x_representative"])
     recurrent = any(isinstance(module, nn.LSTM) for module in twin.modules())
     rows = []
     for variant in ("float32", "int8"):
@@ -190,6 +187,7 @@ def deploy_litert_torch(twin, arrays, twin_scores, *, examples, out_dir, time_li
         import litert_torch
     except ImportError:
         return [{"variant": "float32", "note": 'litert-torch is not installed: pip install -e ".[torch]"'}]
+    # LiteRT's side of the library loads TensorFlow: here, once PyTorch's training has been measured.
     from kerasapps.deploy.convert import op_names
     from kerasapps.deploy.interpreter import LiteModel
 

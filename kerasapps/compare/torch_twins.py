@@ -1,6 +1,6 @@
 """Native PyTorch twins of the suite's networks, written as a PyTorch user writes them.
 
-    twin = build_twin("lenet5_modern", input_shape=(32, 32, 1), num_classes=10)
+    twin = make_twin("lenet", {**MODELS.defaults("lenet5_modern"), "input_shape": (32, 32, 1)})
     logits = twin(images)                  # (N, C, H, W) float, or (N, T) token ids
     copy_keras_weights(twin, keras_model)  # the same function as the Keras model
     scores(twin, images)                   # softmax / sigmoid outputs, as Keras returns them
@@ -44,9 +44,6 @@ from torch import nn
 
 from kerasapps import settings
 from kerasapps.errors import UserError, check_choice
-from kerasapps.geometry import conv_output_size, pool_output_size
-from kerasapps.models import MODELS
-from kerasapps.models.lenet import BN_MOMENTUM as LENET_BN_MOMENTUM
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -81,6 +78,7 @@ class LeNet5(nn.Module):
     def __init__(
         self, *, input_shape=(32, 32, 1), num_classes=10, activation="tanh", pooling="avg", c1_filters=6,
         c3_filters=16, c5_units=120, f6_units=84, kernel_size=5, c5="conv", dropout=0.0, batch_norm=False,
+        bn_momentum=0.9,
     ):  # fmt: skip
         super().__init__()
         check_choice("activation", activation, tuple(ACTIVATIONS))
@@ -88,12 +86,12 @@ class LeNet5(nn.Module):
         check_choice("c5", c5, ("conv", "dense"))
         height, width, channels = input_shape
         Pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
+        self.bn_momentum = bn_momentum
         self.C1 = self._conv("C1", channels, c1_filters, kernel_size, batch_norm)
         self.C3 = self._conv("C3", c1_filters, c3_filters, kernel_size, batch_norm)
-        side = lambda size: pool_output_size(
-            conv_output_size(pool_output_size(conv_output_size(size, kernel_size), 2), kernel_size), 2
-        )  # noqa: E731
-        maps = (c3_filters, side(height), side(width))
+        self.act, self.pool, self.dropout = ACTIVATIONS[activation](), Pool(2), nn.Dropout(dropout)
+        with torch.no_grad():  # S4's maps, by running C1..S4 on an empty image
+            maps = tuple(self.pool(self.C3(self.pool(self.C1(torch.zeros(1, channels, height, width))))).shape[1:])
         if c5 == "conv":
             self.C5 = self._conv("C5", c3_filters, c5_units, kernel_size, batch_norm, Conv=FullMapConv2d if settings.fast_layers() else nn.Conv2d)
         else:
@@ -101,13 +99,12 @@ class LeNet5(nn.Module):
             self.C5.keras_input_maps = maps  # copy_keras_weights reorders its rows
         self.F6 = nn.Linear(c5_units, f6_units)
         self.output = nn.Linear(f6_units, num_classes)
-        self.act, self.pool, self.dropout = ACTIVATIONS[activation](), Pool(2), nn.Dropout(dropout)
         self.c5_is_conv = c5 == "conv"
 
     def _conv(self, name, inputs, filters, kernel_size, batch_norm, Conv=nn.Conv2d):
         """A convolution and, with `batch_norm`, its `<name>_bn` module (the forward pass applies both)."""
         if batch_norm:
-            setattr(self, f"{name}_bn", keras_batch_norm(filters, LENET_BN_MOMENTUM))
+            setattr(self, f"{name}_bn", keras_batch_norm(filters, self.bn_momentum))
         return Conv(inputs, filters, kernel_size, bias=not batch_norm)
 
     def _conv_act(self, name, x):
@@ -241,24 +238,22 @@ REQUIRED = {
 }  # fmt: skip
 
 
-def build_twin(model_name, **arguments):
-    """The PyTorch twin of registered model `model_name` built with Keras builder `arguments`.
-
-    Args are the Keras builder's keyword arguments (the registered defaults fill the rest).
+def make_twin(family, arguments):
+    """The PyTorch twin of a model of `family` built with the Keras builder's `arguments`, all of
+    them (the registered defaults filled in: `compare.run.twin_arguments`), so that this module
+    needs no Keras: the PyTorch sides run without TensorFlow loaded.
 
     Raises:
-        UserError: a model family without a twin, or a setting the twin does not cover.
+        UserError: a family without a twin, or a setting the twin does not cover.
     """
-    entry = MODELS.get(model_name)
-    if entry.family not in TWINS:
-        raise UserError(f"{model_name!r} has no PyTorch twin; twins exist for the {', '.join(TWINS)} families.")
-    arguments = {**entry.defaults(), **arguments}
+    if family not in TWINS:
+        raise UserError(f"{arguments.get('name')!r} has no PyTorch twin; twins exist for the {', '.join(TWINS)} families.")
     for key, needed in REQUIRED.items():
         if key in arguments and arguments[key] != needed:
             raise UserError(
-                f"The PyTorch twin of {model_name} needs model.args.{key}={needed}, got {arguments[key]!r}."
+                f"The PyTorch twin of {arguments.get('name')} needs model.args.{key}={needed}, got {arguments[key]!r}."
             )
-    return TWINS[entry.family](**{k: v for k, v in arguments.items() if k not in IGNORED})
+    return TWINS[family](**{k: v for k, v in arguments.items() if k not in IGNORED})
 
 
 def parameter_count(twin):

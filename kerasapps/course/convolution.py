@@ -1,6 +1,6 @@
 """The course notes' convolution examples, each computed by a real Keras layer.
 
-Every example returns an `Example`: the lines `python -m kerasapps.lab` prints
+Every example returns an `Example`: the lines `kerasapps lab` prints
 and the matrices it draws. Keras's Conv2D computes a cross-correlation (the
 kernel is not flipped), which is what the notes, like every deep-learning
 course, call convolution.
@@ -10,11 +10,13 @@ import dataclasses
 import math
 import string
 
+import keras
 import numpy as np
 
+from kerasapps.data.mnist import find_idx_folder, read_idx_folder
 from kerasapps.errors import UserError
 from kerasapps.geometry import conv_output_size
-from kerasapps.lazy import keras
+from kerasapps.models import build_model
 
 
 @dataclasses.dataclass
@@ -252,3 +254,27 @@ def sharing_table(model):
         raise UserError(f"Model {model.name!r} has no Conv2D layer to compare with a dense one.")
     rows.append(("total", *(sum(r[i] for r in rows) for i in (1, 2, 3))))
     return rows
+
+
+def network_sharing(names):
+    """For each registered network in `names`: (name, conv weights, conv MACs, dense-equivalent weights),
+    the totals of `sharing_table`; each network is built and then dropped (the VGGs hold 500 MB)."""
+    for name in names:
+        _, params, macs, dense = sharing_table(build_model(name))[-1]
+        keras.backend.clear_session()
+        yield name, params, macs, dense
+
+
+def mnist_test_digit(data_dir, index):
+    """Test image `index` of MNIST (28x28, 0..255) from the local IDX files under `data_dir`.
+
+    Raises:
+        UserError: no MNIST IDX files there, or `index` out of range.
+    """
+    folder = find_idx_folder(data_dir, ["mnist"])
+    if not folder:
+        raise UserError("`edges` filters an MNIST digit: point --data-dir (or $KERASAPPS_DATA_DIR) at the MNIST IDX files.")
+    images = read_idx_folder(folder)["test"][0]
+    if not 0 <= index < len(images):
+        raise UserError(f"--digit must be in 0..{len(images) - 1}, got {index}.")
+    return images[index]

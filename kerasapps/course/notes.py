@@ -1,6 +1,6 @@
 """The course notes' table of ILSVRC networks as data, beside what the suite counts and the papers say.
 
-`python -m kerasapps.models --notes` prints it. A value the notes give twice,
+`kerasapps models --notes` prints it. A value the notes give twice,
 differently, is a contradiction ("60M / 61M"); a value that disagrees with the
 paper or with the network the suite builds is marked in `remarks`. Each remark
 is also an entry of docs/notes-errata.md. The notes' values are the ones issue 14
@@ -10,8 +10,10 @@ are the ILSVRC results.
 
 import dataclasses
 
+import keras
+
 from kerasapps.geometry import weighted_depth
-from kerasapps.lazy import keras
+from kerasapps.models import MODELS, build_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +74,6 @@ def suite_counts(row):
 
 def keras_model(name):
     """Build registered model `name` with the Functional graph where it has a choice."""
-    from kerasapps.models import MODELS, build_model
-
     return build_model(name, **({"api": "functional"} if "api" in MODELS.defaults(name) else {}))
 
 

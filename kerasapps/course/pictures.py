@@ -1,4 +1,4 @@
-"""Pictures of what a trained network computes: the library behind `python -m kerasapps.visualize`.
+"""Pictures of what a trained network computes: the library behind `kerasapps visualize`.
 
 For an image run: the first convolution's filters and the feature maps every
 top-level Conv2D layer produces for one input, each labelled with the layer's
@@ -9,13 +9,15 @@ that returns its whole sequence (same weights).
 
 import pathlib
 
+import keras
 import numpy as np
 
 from kerasapps import runs
 from kerasapps.config import list_experiments, load_run_config
 from kerasapps.data import load_experiment_data
+from kerasapps.data.image_preprocessing import load_image_file, preprocess_images
+from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.errors import UserError
-from kerasapps.lazy import keras
 from kerasapps.plots import plot_maps, plot_sequence
 
 MAX_MAPS = 16  # feature maps drawn per layer
@@ -84,7 +86,6 @@ def _first_test_example(run_dir, data_dir, log):
 def _image_input(run_dir, spec, path, data_dir, log):
     if path is None:
         return _first_test_example(run_dir, data_dir, log)
-    from kerasapps.data.image_preprocessing import load_image_file, preprocess_images
 
     if not pathlib.Path(path).is_file():
         raise UserError(f"No image file {path}.")
@@ -98,7 +99,6 @@ def _image_input(run_dir, spec, path, data_dir, log):
 def _text_input(run_dir, spec, text, data_dir, log):
     if text is None:
         return _first_test_example(run_dir, data_dir, log)
-    from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 
     if not text.strip():
         raise UserError("The review is empty: give its text.")
@@ -106,8 +106,6 @@ def _text_input(run_dir, spec, text, data_dir, log):
 
 
 def _words(run_dir, spec, ids):
-    from kerasapps.data.text_preprocessing import read_vocabulary
-
     vocabulary = read_vocabulary(run_dir / spec["vocabulary_file"])
     return [vocabulary[i] for i in ids if i]
 

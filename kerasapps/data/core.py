@@ -5,11 +5,12 @@ import os
 import socket
 from typing import Callable
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasapps import settings
 from kerasapps.errors import DatasetUnavailable, UserError
-from kerasapps.lazy import keras, tf
 from kerasapps.registry import DATASETS
 
 

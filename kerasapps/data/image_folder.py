@@ -31,12 +31,12 @@ import pathlib
 import tarfile
 
 import numpy as np
+import tensorflow as tf
 
 from kerasapps import settings
 from kerasapps.data.image_preprocessing import image_dataset, image_spec, make_augment
 from kerasapps.data.tfds_source import load_tfds_unless_named
 from kerasapps.errors import UserError, check_choice
-from kerasapps.lazy import tf
 from kerasapps.registry import register_dataset
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")

@@ -11,10 +11,10 @@ zero-pads centred (LeNet-5 reads MNIST as 32x32), then pixels are multiplied by
 """
 
 import numpy as np
+import tensorflow as tf
 
 from kerasapps.data.core import Dataset, DatasetInfo
 from kerasapps.errors import check_choice
-from kerasapps.lazy import tf
 
 
 def image_spec(*, size, channels, pad_to=None, scale=1 / 255, mean=None, std=None):

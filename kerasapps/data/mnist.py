@@ -9,6 +9,9 @@ import functools
 import os
 
 import numpy as np
+import tensorflow as tf
+from sklearn.datasets import load_digits as sklearn_digits
+from sklearn.model_selection import train_test_split
 
 from kerasapps.data.idx import read_idx
 from kerasapps.data.image_preprocessing import image_dataset, image_spec, make_augment
@@ -98,11 +101,6 @@ def load_digits(*, data_dir=None, pad_to=32, augment="none", max_shift=2, test_f
     Embedded in scikit-learn, so always available: the offline fallback for MNIST.
     A stratified `test_fraction` of the images (fixed split) is the test set.
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-    from sklearn.model_selection import train_test_split
-
-    from kerasapps.lazy import tf
-
     bunch = sklearn_digits()
     images = bunch.images[..., None] * (255.0 / 16.0)  # 0..16 -> 0..255
     images = tf.image.resize(images, (28, 28), method="bilinear").numpy()[..., 0]

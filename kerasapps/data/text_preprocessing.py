@@ -14,10 +14,11 @@ and zero-padded on the right, which the model's `Embedding(mask_zero=True)` mask
 
 import re
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasapps.errors import UserError, check_choice
-from kerasapps.lazy import keras, tf
 
 STANDARDIZE = ("lower_and_split_punctuation", "lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 TRUNCATE = ("end", "start")

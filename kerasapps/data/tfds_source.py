@@ -2,6 +2,8 @@
 
 import os
 
+import tensorflow_datasets as tfds
+
 from kerasapps import settings
 from kerasapps.data.core import network_available
 from kerasapps.errors import DatasetUnavailable
@@ -39,8 +41,6 @@ def load_tfds_arrays(tfds_name, splits=("train", "test")):
     Raises:
         DatasetUnavailable: not cached and no network.
     """
-    import tensorflow_datasets as tfds
-
     data_dir = settings.tfds_dir()
     # Opening a builder for a dataset that was never cached logs warnings and
     # creates folders, so look for the folder before asking TFDS.

@@ -1,4 +1,4 @@
-"""Deployment: the library under `python -m kerasapps.export` and `predict`.
+"""Deployment: the library under `kerasapps export` and `predict`.
 
     app_graph.py     the graph a phone feeds: RGB pixels in (gray, padding, scaling inside), a score per class out
     convert.py       Keras -> SavedModel and .tflite per variant, recurrent twins (fused or unrolled), op lists

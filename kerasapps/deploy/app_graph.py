@@ -14,10 +14,10 @@ metadata) and give one probability per class: a one-unit sigmoid p becomes
 (1 - p, p), since classifier APIs read one score per category.
 """
 
+import keras
 import numpy as np
 
 from kerasapps.data.text_preprocessing import PUNCTUATION
-from kerasapps.lazy import keras
 
 # Splits a review as MediaPipe's regex tokenizer will, as training's "lower_and_split_punctuation"
 # does: HTML line breaks, white space and punctuation end a token, and so does an apostrophe

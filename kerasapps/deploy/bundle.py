@@ -1,4 +1,4 @@
-"""Export a trained run for phones and boards: the library behind `python -m kerasapps.export`.
+"""Export a trained run for phones and boards: the library behind `kerasapps export`.
 
     report = export_run("lenet", quantize="all", io="int8", data_dir="../shared/data")
 
@@ -31,16 +31,17 @@ import tempfile
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from kerasapps import runs
 from kerasapps.config import apply_override, list_experiments, load_run_config, validate
 from kerasapps.data import load_experiment_data
+from kerasapps.data.text_preprocessing import read_vocabulary
 from kerasapps.deploy import convert, metadata
 from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, reads_text
 from kerasapps.deploy.c_array import arena_bytes, c_array_files
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
 from kerasapps.errors import UserError, check_choice
-from kerasapps.lazy import tf
 from kerasapps.scores import accuracy, predicted_classes
 
 QUANTIZE = {"none": ("float32",), "float16": ("float16",), "dynamic": ("dynamic",), "int8": ("int8",), "all": convert.VARIANTS}
@@ -264,8 +265,6 @@ def _packed(run_dir, spec, assets):
     """The associated files packed into each .tflite: labels, and the tokenizer's vocabulary."""
     packed = {metadata.LABELS_FILE: assets[metadata.LABELS_FILE]}
     if reads_text(spec):
-        from kerasapps.data.text_preprocessing import read_vocabulary
-
         vocabulary = read_vocabulary(run_dir / spec["vocabulary_file"])
         packed[metadata.VOCABULARY_FILE] = metadata.vocabulary_lines(vocabulary).encode()
     return packed

@@ -16,11 +16,15 @@ import pathlib
 from typing import Callable
 
 import numpy as np
+import tensorflow as tf
 
 from kerasapps import runs
 from kerasapps.config import list_experiments
+from kerasapps.data.image_preprocessing import load_image_file, preprocess_images
+from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
+from kerasapps.deploy.interpreter import LiteModel
+from kerasapps.deploy.metadata import read_metadata, tokenize
 from kerasapps.errors import UserError
-from kerasapps.lazy import import_tensorflow
 
 
 @dataclasses.dataclass
@@ -44,15 +48,9 @@ def open_tflite(path):
     Raises:
         UserError: the file is missing, not a TFLite model, or has no metadata.
     """
-    from kerasapps.deploy.interpreter import LiteModel
-    from kerasapps.deploy.metadata import read_metadata, tokenize
-
     path = pathlib.Path(path)
     if not path.is_file():
         raise UserError(f"No TFLite file {path}.")
-    # TensorFlow first, through the quiet import that probes the devices: MediaPipe (reading the metadata)
-    # imports TensorFlow by itself, and the probe would then come at the first image, printing CUDA errors.
-    import_tensorflow()
     lite = LiteModel(path)
     content = path.read_bytes()
     facts = read_metadata(content, what=str(path))
@@ -86,8 +84,6 @@ def open_run(run, *, runs_dir=None, batch_size=256):
     model = runs.load_run_model(run_dir)
     labels = dataset.get("class_names") or []
     if spec.get("kind") == "text":
-        from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
-
         vocabulary = read_vocabulary(run_dir / spec["vocabulary_file"])
 
         def model_inputs(texts):
@@ -95,8 +91,6 @@ def open_run(run, *, runs_dir=None, batch_size=256):
             return vectorize(texts, spec, vocabulary)
 
     else:
-        from kerasapps.data.image_preprocessing import preprocess_images
-
         def model_inputs(paths):
             return preprocess_images(read_images(paths, spec), spec)
 
@@ -135,9 +129,6 @@ def read_images(paths, spec, *, exact_size=False):
     Raises:
         UserError: no path, a missing file, a file that is not an image, or (exact_size) one of the wrong size.
     """
-    from kerasapps.data.image_preprocessing import load_image_file
-    from kerasapps.lazy import tf
-
     if not paths:
         raise UserError("No image to classify: give one or more image files.")
     images = []

@@ -22,15 +22,19 @@ bidirectional), or on request, through `unrolled_twin`, whose layers run with
 Files are run by `kerasapps.deploy.interpreter`.
 """
 
-import functools
 import tempfile
 
+import keras
 import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+from tensorflow.lite.tools import flatbuffer_utils
 
 from kerasapps.deploy import fused_lstm
 from kerasapps.deploy.app_graph import app_model
-from kerasapps.errors import UserError, check_choice
-from kerasapps.lazy import keras, native_output_silenced, tf
+from kerasapps.errors import UserError, check_choice, first_line
+from kerasapps.geometry import all_layers
+from kerasapps.settings import native_output_silenced
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("float", "int8", "uint8")
@@ -59,14 +63,6 @@ def export_saved_model(model, path, batch_size=None):
 def has_recurrent_layers(model):
     """True if `model` holds a Keras recurrent layer (LSTM, GRU, SimpleRNN...), wrapped or not."""
     return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) for layer in all_layers(model))
-
-
-def all_layers(model):
-    """Every layer of `model`, those of nested models included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from all_layers(layer)
 
 
 def recurrent_route(model, recurrent="fused", variant="float32"):
@@ -286,18 +282,9 @@ def _representative_gen(examples):
     return generate
 
 
-def first_line(error):
-    lines = [line.strip() for line in str(error).splitlines() if "error:" in line] or str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 # --- what a file holds ------------------------------------------------------------
 
-@functools.cache
-def _builtin_names():
-    from tensorflow.lite.python import schema_py_generated as tflite_schema
-
-    return {v: k for k, v in vars(tflite_schema.BuiltinOperator).items() if not k.startswith("_")}
+BUILTIN_NAMES = {v: k for k, v in vars(tflite_schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
 def op_names(content):
@@ -306,8 +293,6 @@ def op_names(content):
     Builtin ops by their schema name (CONV_2D...), custom ops by their custom
     code; Select TF ops are custom ops named Flex<TF op> (FlexTensorListReserve).
     """
-    from tensorflow.lite.tools import flatbuffer_utils
-
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
     names = set()
     for code in model.operatorCodes:
@@ -315,7 +300,7 @@ def op_names(content):
             names.add(code.customCode.decode())
         else:
             # schema v3a: builtin codes above 127 live only in builtinCode
-            names.add(_builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)])
+            names.add(BUILTIN_NAMES[max(code.builtinCode, code.deprecatedBuiltinCode)])
     return sorted(names)
 
 

@@ -30,9 +30,10 @@ over all steps and picks that one. Pads inside a review would break this; none
 occur. Stacked layers pass the whole sequence on and the last layer picks.
 """
 
-import functools
+import keras
+import tensorflow as tf
 
-from kerasapps.lazy import keras, tf
+from kerasapps.geometry import all_layers
 
 # The converter fuses functions whose api_implements starts with "lstm_".
 API_IMPLEMENTS = "lstm_kerasapps_fused"
@@ -59,70 +60,63 @@ def _standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
     return outputs[:, -1], outputs, states[-1, 0], states[-1, 1], tf.constant(0.0)
 
 
-@functools.cache
-def _lstm_function():
-    attributes = {"api_implements": API_IMPLEMENTS, "time_major": False, "go_backwards": False}
-    return tf.function(_standard_lstm, experimental_attributes=attributes, autograph=False)
+_lstm_function = tf.function(
+    _standard_lstm, autograph=False,
+    experimental_attributes={"api_implements": API_IMPLEMENTS, "time_major": False, "go_backwards": False},
+)
 
 
-@functools.cache
-def _layer_class():
-    # Defined on first use: subclassing keras.layers.Layer imports TensorFlow.
-    class FusedLSTM(keras.layers.Layer):
-        """An inference-only LSTM whose graph converts to the fused TFLite kernel (see the module)."""
+class FusedLSTM(keras.layers.Layer):
+    """An inference-only LSTM whose graph converts to the fused TFLite kernel (see the module)."""
 
-        def __init__(self, units, return_sequences=False, reset_step=False, **kwargs):
-            super().__init__(**kwargs)
-            self.units = units
-            self.return_sequences = return_sequences
-            self.reset_step = reset_step
-            self.supports_masking = True
+    def __init__(self, units, return_sequences=False, reset_step=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.return_sequences = return_sequences
+        self.reset_step = reset_step
+        self.supports_masking = True
 
-        def build(self, input_shape):
-            # Created in the order of keras.layers.LSTM's weights, so set_weights copies them.
-            features = input_shape[-1]
-            self.kernel = self.add_weight(shape=(features, 4 * self.units), name="kernel")
-            self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="recurrent_kernel")
-            self.bias = self.add_weight(shape=(4 * self.units,), name="bias")
+    def build(self, input_shape):
+        # Created in the order of keras.layers.LSTM's weights, so set_weights copies them.
+        features = input_shape[-1]
+        self.kernel = self.add_weight(shape=(features, 4 * self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(4 * self.units,), name="bias")
 
-        def call(self, inputs, mask=None):
-            zeros = tf.zeros([inputs.shape[0], self.units])
-            # Tensors, not variables: the fusion pass wants ranked float arguments, not resource handles.
-            kernel, recurrent_kernel, bias = (tf.convert_to_tensor(w) for w in (self.kernel, self.recurrent_kernel, self.bias))
-            steps = inputs.shape[1]
-            if self.reset_step:
-                inputs, kernel = _with_reset_step(inputs, kernel, self.units)
-            _, outputs, _, _, _ = _lstm_function()(inputs, zeros, zeros, kernel, recurrent_kernel, bias)
-            outputs = outputs[:, :steps]
-            if self.return_sequences:
-                return outputs
-            if mask is None:
-                return outputs[:, -1]
-            lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
-            last = tf.gather(outputs, tf.maximum(lengths - 1, 0), batch_dims=1)
-            # A review of pads only: the masked layer returns its initial state, zeros.
-            return tf.where(lengths[:, None] > 0, last, tf.zeros_like(last))
+    def call(self, inputs, mask=None):
+        zeros = tf.zeros([inputs.shape[0], self.units])
+        # Tensors, not variables: the fusion pass wants ranked float arguments, not resource handles.
+        kernel, recurrent_kernel, bias = (tf.convert_to_tensor(w) for w in (self.kernel, self.recurrent_kernel, self.bias))
+        steps = inputs.shape[1]
+        if self.reset_step:
+            inputs, kernel = _with_reset_step(inputs, kernel, self.units)
+        _, outputs, _, _, _ = _lstm_function(inputs, zeros, zeros, kernel, recurrent_kernel, bias)
+        outputs = outputs[:, :steps]
+        if self.return_sequences:
+            return outputs
+        if mask is None:
+            return outputs[:, -1]
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        last = tf.gather(outputs, tf.maximum(lengths - 1, 0), batch_dims=1)
+        # A review of pads only: the masked layer returns its initial state, zeros.
+        return tf.where(lengths[:, None] > 0, last, tf.zeros_like(last))
 
-        def compute_mask(self, inputs, mask=None):
-            return mask if self.return_sequences else None
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
 
-        def compute_output_shape(self, input_shape):
-            if self.return_sequences:
-                return (*input_shape[:-1], self.units)
-            return (input_shape[0], self.units)
+    def compute_output_shape(self, input_shape):
+        if self.return_sequences:
+            return (*input_shape[:-1], self.units)
+        return (input_shape[0], self.units)
 
-        def get_config(self):
-            return {
-                **super().get_config(), "units": self.units, "return_sequences": self.return_sequences,
-                "reset_step": self.reset_step,
-            }
-
-    return FusedLSTM
+    def get_config(self):
+        return {
+            **super().get_config(), "units": self.units, "return_sequences": self.return_sequences,
+            "reset_step": self.reset_step,
+        }
 
 
 def _recurrent_layers(model):
-    from kerasapps.deploy.convert import all_layers  # here: convert imports this module
-
     return [layer for layer in all_layers(model) if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
 
 
@@ -159,11 +153,10 @@ def fused_twin(model, sequence_length, *, reset_step=True):
     files only, see the module docstring). Check `fusable(model)` first."""
     shape = (int(sequence_length),) + tuple(model.inputs[0].shape[2:])
     inputs = keras.Input(shape=shape, batch_size=1, dtype=model.inputs[0].dtype, name=model.inputs[0].name)
-    layer_class = _layer_class()
 
     def clone(layer):
         if isinstance(layer, keras.layers.LSTM):
-            return layer_class(layer.units, return_sequences=layer.return_sequences, reset_step=reset_step, name=layer.name)
+            return FusedLSTM(layer.units, return_sequences=layer.return_sequences, reset_step=reset_step, name=layer.name)
         return layer.__class__.from_config(layer.get_config())
 
     twin = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone)

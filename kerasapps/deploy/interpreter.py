@@ -10,9 +10,8 @@ import time
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from kerasapps.deploy.convert import first_line
-from kerasapps.errors import UserError, check_choice
-from kerasapps.lazy import native_output_silenced
+from kerasapps.errors import UserError, check_choice, first_line
+from kerasapps.settings import native_output_silenced
 
 
 class LiteModel:

@@ -23,7 +23,7 @@ import flatbuffers
 import numpy as np
 
 from kerasapps.errors import UserError
-from kerasapps.lazy import native_output_silenced
+from kerasapps.settings import native_output_silenced
 
 METADATA_NAME = "TFLITE_METADATA"
 LABELS_FILE = "labels.txt"
@@ -172,7 +172,7 @@ def read_metadata(content, *, what="the file"):
     if not buffers:
         raise UserError(
             f"{what} has no TFLite metadata (labels, input description); export it with "
-            "`python -m kerasapps.export RUN`, which writes it into every file."
+            "`kerasapps export RUN`, which writes it into every file."
         )
     raw = model.Buffers(buffers[0]).DataAsNumpy().tobytes()
     metadata = metadata_fb.ModelMetadataT.InitFromObj(metadata_fb.ModelMetadata.GetRootAsModelMetadata(raw, 0))
@@ -182,7 +182,7 @@ def read_metadata(content, *, what="the file"):
     output = subgraph.outputTensorMetadata[0]
     label_files = [f.name.decode() for f in output.associatedFiles or []]
     if not label_files or label_files[0] not in files:
-        raise UserError(f"{what} has metadata but no labels file: export it again with `python -m kerasapps.export RUN`.")
+        raise UserError(f"{what} has metadata but no labels file: export it again with `kerasapps export RUN`.")
     facts = {
         "name": (metadata.name or b"").decode(), "description": (metadata.description or b"").decode(),
         "labels": _lines(files[label_files[0]]),

@@ -17,7 +17,8 @@ replacement.
 
 import functools
 
-from kerasapps.lazy import keras
+import keras
+
 from kerasapps.models.common import assemble, classifier_head, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
@@ -87,4 +88,5 @@ register_model(
     "alexnet", family="alexnet",
     description="AlexNet (2012) on 227x227 images; groups=2 gives the paper's two-GPU 60,965,224 parameters.",
     test_args={"input_shape": (67, 67, 3), "fc_units": 64},  # (67 - 11) / 4 + 1 = 15 -> 7 -> 3 -> 1
+    facts={"params": 62_378_344, "year": 2012, "published": "60M", "source": "Krizhevsky et al. 2012 (two-GPU form: groups=2)"},
 )(functools.partial(build_alexnet, name="alexnet"))

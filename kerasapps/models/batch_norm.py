@@ -23,7 +23,8 @@ model holds nothing of this module and opens in plain Keras.
 
 import math
 
-from kerasapps.lazy import keras, tf
+import keras
+import tensorflow as tf
 
 WIDE = 128  # the widest row the fast path makes: k pixels x C channels <= WIDE
 

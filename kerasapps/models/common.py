@@ -1,9 +1,10 @@
 """Pieces shared by the model families: assembling a chain of layers, the conv block, weight decay."""
 
+import keras
+
 from kerasapps import settings
 from kerasapps.errors import UserError, check_choice
 from kerasapps.geometry import check_layers
-from kerasapps.lazy import keras
 from kerasapps.models.batch_norm import with_fast_training
 from kerasapps.models.full_map_conv import with_full_map_product
 

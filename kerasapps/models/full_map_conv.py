@@ -18,7 +18,7 @@ Keras's, so a saved model holds nothing of this module: it opens in plain Keras 
 computes C5 as a convolution there, in exported files too.
 """
 
-from kerasapps.lazy import keras
+import keras
 
 
 def with_full_map_product(layer):

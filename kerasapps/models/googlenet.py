@@ -19,7 +19,7 @@ The auxiliary classifiers (training-time only) and the parameter-free local
 response normalization are left out.
 
 A Sequential model cannot branch, so `api="sequential"` makes each module one
-`InceptionModule` layer (models/blocks.py) holding the four branches the Functional graph has.
+`InceptionModule` layer (below) holding the four branches the Functional graph has.
 
 Every padding is "same", so 224 -> 112 -> 56 -> 28 -> 14 -> 7 as in Table 1;
 the paper's 7x7 average pool on the 7x7 map is global average pooling, which
@@ -28,8 +28,9 @@ also lets the network run on smaller images.
 
 import functools
 
+import keras
+
 from kerasapps.errors import check_choice
-from kerasapps.lazy import keras
 from kerasapps.models.common import APIS, assemble, chain, conv_block, float32_output, kernel_regularizer
 from kerasapps.registry import register_model
 
@@ -69,6 +70,46 @@ def inception_layers(filters, *, batch_norm, reg, name):
 def apply_inception(x, branches, concat):
     """Run each branch on `x` and concatenate the results in channels."""
     return concat([chain(x, branch) for branch in branches])
+
+
+@keras.saving.register_keras_serializable(package="kerasapps")
+class InceptionModule(keras.layers.Layer):
+    """An Inception module as one Keras layer, so that a `keras.Sequential` model can hold GoogLeNet.
+
+    Its four branches are the layers the Functional graph has, under the same
+    names: same parameters and, given the same weights, the same outputs.
+
+    Args:
+        filters: a row of Table 1 (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
+        batch_norm: batch normalization after every convolution.
+        weight_decay: L2 weight decay on the conv kernels.
+    """
+
+    def __init__(self, filters, *, batch_norm=False, weight_decay=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = tuple(filters)
+        self.batch_norm = batch_norm
+        self.weight_decay = weight_decay
+
+    def build(self, input_shape):
+        reg = kernel_regularizer(self.weight_decay)
+        # Attributes, so that Keras tracks (and saves) every sublayer's weights.
+        self.branches = inception_layers(self.filters, batch_norm=self.batch_norm, reg=reg, name=self.name)
+        self.concat = keras.layers.Concatenate(name=f"{self.name}_concat")
+        apply_inception(keras.KerasTensor(tuple(input_shape)), self.branches, self.concat)  # builds every sublayer
+
+    def call(self, inputs):
+        return apply_inception(inputs, self.branches, self.concat)
+
+    def compute_output_shape(self, input_shape):
+        f1, _, f3, _, f5, proj = self.filters
+        return (*input_shape[:-1], f1 + f3 + f5 + proj)
+
+    def get_config(self):
+        return {
+            **super().get_config(), "filters": self.filters, "batch_norm": self.batch_norm,
+            "weight_decay": self.weight_decay,
+        }  # fmt: skip
 
 
 def build_googlenet(
@@ -115,8 +156,6 @@ def build_googlenet(
     head.append(keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions"))
 
     if api == "sequential":
-        from kerasapps.models.blocks import InceptionModule
-
         body = []
         for key, filters in INCEPTION.items():
             body.append(InceptionModule(filters, batch_norm=batch_norm, weight_decay=weight_decay, name=f"inception{key}"))
@@ -140,4 +179,5 @@ register_model(
     "googlenet", family="googlenet",
     description="GoogLeNet / Inception v1 (2014) on 224x224 images, without auxiliary classifiers.",
     test_args={"input_shape": (32, 32, 3)},
+    facts={"params": 6_998_552, "year": 2014, "published": "6.8M", "source": "Szegedy et al., Table 1 column sum (weights only)"},
 )(functools.partial(build_googlenet, name="googlenet"))

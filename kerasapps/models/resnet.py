@@ -8,8 +8,8 @@ Two families from the paper:
   Shortcuts are identities, and where the shape changes (stride 2, twice the
   filters) the input is subsampled and zero-padded in channels: the paper's
   option A, used for its CIFAR results. With it `resnet20` has 0.27M and
-  `resnet56` 0.85M parameters, as in Table 6 (the exact totals are in
-  tests/test_cnn_models.py; they include the batch-norm moving statistics).
+  `resnet56` 0.85M parameters, as in Table 6 (the exact totals are the variants'
+  `facts`; they include the batch-norm moving statistics).
 * ImageNet (Table 1): a 7x7/2 conv and a 3x3/2 max pool, four stages of basic
   (18, 34) or bottleneck (50, 152) blocks, and projection shortcuts where
   the shape changes (option B). Convolutions carry a bias like keras.applications,
@@ -17,9 +17,9 @@ Two families from the paper:
   notes' "ResNet(152)") its 60,419,944.
 
 A Sequential model cannot branch, so `api="sequential"` makes each block one
-`ResidualBlock` layer (models/blocks.py, as the keras-io examples do) holding the very layers the
+`ResidualBlock` layer (below, as the keras-io examples do) holding the very layers the
 Functional graph has, under the same names: same parameters and, with the same
-weights, the same outputs (tests/test_registry.py; saving in tests/test_course_models.py).
+weights, the same outputs (tests/models/test_registry.py; saving in tests/models/test_course_models.py).
 
 Every padding is "same", so each stride-2 layer takes a size to ceil(size / 2):
 224 -> 112 -> 56 -> 28 -> 14 -> 7, the sizes of the paper's Table 1 (whose
@@ -35,8 +35,9 @@ equals the coupled weight decay of the paper's SGD (see `common.kernel_regulariz
 
 import functools
 
+import keras
+
 from kerasapps.errors import UserError, check_choice, check_positive_number
-from kerasapps.lazy import keras
 from kerasapps.models.common import (
     APIS,
     assemble,
@@ -57,7 +58,7 @@ BOTTLENECK_EXPANSION = 4
 # --- blocks -----------------------------------------------------------------------
 # A block is made as lists of layers (`block_layers`) and applied by one function
 # (`apply_block`), so the Functional builder and the `ResidualBlock` layer of the
-# Sequential one (models/blocks.py) run the very same layers, with the same names.
+# Sequential one run the very same layers, with the same names.
 
 
 def _conv(filters, kernel, *, stride=1, bias, reg, name):
@@ -172,6 +173,64 @@ def bottleneck_convs(filters, stride):
     return [(filters, 1, stride), (filters, 3, 1), (BOTTLENECK_EXPANSION * filters, 1, 1)]
 
 
+@keras.saving.register_keras_serializable(package="kerasapps")
+class ResidualBlock(keras.layers.Layer):
+    """A residual block as one Keras layer, so that a `keras.Sequential` model can hold a ResNet.
+
+    A Sequential model is a chain and cannot branch; the branch and the shortcut
+    live inside this layer instead (as the keras-io examples do). Its sublayers
+    are the ones `build_resnet(api="functional")` puts in the graph, with the same
+    names, so the two models have the same parameters and, given the same weights,
+    the same outputs.
+
+    Args:
+        convs: list of (filters, kernel, stride), the residual branch.
+        version: 1 (post-activation) or 2 (pre-activation).
+        shortcut: "identity" (option A) or "projection" (option B).
+        conv_bias: give the convolutions a bias.
+        weight_decay: L2 weight decay on the conv kernels (see `common.kernel_regularizer`).
+    """
+
+    def __init__(self, convs, *, version=1, shortcut="identity", conv_bias=False, weight_decay=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.convs = [tuple(c) for c in convs]
+        self.version = version
+        self.shortcut = shortcut
+        self.conv_bias = conv_bias
+        self.weight_decay = weight_decay
+
+    def build(self, input_shape):
+        parts = block_layers(
+            tuple(input_shape[1:]), self.convs, version=self.version, shortcut=self.shortcut, bias=self.conv_bias,
+            reg=kernel_regularizer(self.weight_decay), name=self.name,
+        )  # fmt: skip
+        self.project_preact = parts.pop("project_preact")
+        # Attributes, so that Keras tracks (and saves) every sublayer's weights.
+        self.preact_layers, self.shortcut_layers = parts["preact"], parts["shortcut"]
+        self.branch_layers, self.add_layers, self.out_layers = parts["branch"], parts["add"], parts["out"]
+        apply_block(keras.KerasTensor(tuple(input_shape)), self._parts())  # builds every sublayer
+
+    def _parts(self):
+        return {
+            "preact": self.preact_layers, "shortcut": self.shortcut_layers, "project_preact": self.project_preact,
+            "branch": self.branch_layers, "add": self.add_layers, "out": self.out_layers,
+        }  # fmt: skip
+
+    def call(self, inputs):
+        return apply_block(inputs, self._parts())
+
+    def compute_output_shape(self, input_shape):
+        stride = self.convs[0][2]
+        size = [None if s is None else -(-s // stride) for s in input_shape[1:3]]
+        return (input_shape[0], *size, self.convs[-1][0])
+
+    def get_config(self):
+        return {
+            **super().get_config(), "convs": self.convs, "version": self.version, "shortcut": self.shortcut,
+            "conv_bias": self.conv_bias, "weight_decay": self.weight_decay,
+        }  # fmt: skip
+
+
 # --- builder ----------------------------------------------------------------------
 
 
@@ -246,8 +305,6 @@ def build_resnet(
     ]
     options = {"version": version, "shortcut": shortcut}
     if api == "sequential":
-        from kerasapps.models.blocks import ResidualBlock
-
         residual = [
             ResidualBlock(convs, conv_bias=conv_bias, weight_decay=weight_decay, name=label, **options)
             for convs, label in blocks
@@ -262,30 +319,37 @@ def build_resnet(
 
 # --- variants ---------------------------------------------------------------------
 
-# He et al. Table 6 (CIFAR-10, option A): depth -> published parameters.
-CIFAR_DEPTHS = {20: "0.27M", 32: "0.46M", 44: "0.66M", 56: "0.85M", 110: "1.7M"}
+# depth -> (parameters, published parameters); He et al. Table 6 (CIFAR-10, option A). Counts include
+# the batch-norm moving statistics.
+CIFAR = {
+    20: (271_098, "0.27M"), 32: (466_426, "0.46M"), 44: (661_754, "0.66M"), 56: (857_082, "0.85M"),
+    110: (1_736_058, "1.7M"),
+}  # fmt: skip
+# depth -> (block, blocks per stage, parameters, published, source); He et al. give FLOPs, no counts.
 IMAGENET = {
-    18: ("basic", [2, 2, 2, 2]),
-    34: ("basic", [3, 4, 6, 3]),
-    50: ("bottleneck", [3, 4, 6, 3]),
-    152: ("bottleneck", [3, 8, 36, 3]),
+    18: ("basic", [2, 2, 2, 2], 11_703_912, "11.7M", "torchvision (He et al. give 1.8G FLOPs, no count)"),
+    34: ("basic", [3, 4, 6, 3], 21_823_208, "21.8M", "torchvision (He et al. give 3.6G FLOPs, no count)"),
+    50: ("bottleneck", [3, 4, 6, 3], 25_636_712, "25.6M", "keras.applications (He et al. give 3.8G FLOPs)"),
+    152: ("bottleneck", [3, 8, 36, 3], 60_419_944, "60.4M", "keras.applications (He et al. give 11.3G FLOPs)"),
 }
 
 
 def _register_variants():
     """resnetN for CIFAR (6n+2, option A shortcuts) and for ImageNet (option B, biased convs)."""
-    for depth in CIFAR_DEPTHS:
+    for depth, (params, published) in CIFAR.items():
         n = (depth - 2) // 6
         register_model(
             f"resnet{depth}", family="resnet",
             description=f"ResNet-{depth} for CIFAR (6n+2, n={n}), option A shortcuts by default.",
+            facts={"params": params, "year": 2015, "published": published, "source": "He et al., Table 6"},
         )(functools.partial(build_resnet, stages=[(16, n, 1), (32, n, 2), (64, n, 2)], name=f"resnet{depth}"))
-    for depth, (block, counts) in IMAGENET.items():
+    for depth, (block, counts, params, published, source) in IMAGENET.items():
         stages = [(f, c, 1 if i == 0 else 2) for i, (f, c) in enumerate(zip((64, 128, 256, 512), counts))]
         register_model(
             f"resnet{depth}", family="resnet",
             description=f"ResNet-{depth} for 224x224 ImageNet images ({block} blocks, option B shortcuts).",
             test_args={"input_shape": (32, 32, 3)},
+            facts={"params": params, "year": 2015, "published": published, "source": source},
         )(
             functools.partial(
                 build_resnet, stages=stages, block=block, stem="imagenet", stem_filters=64,

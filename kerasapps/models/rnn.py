@@ -17,9 +17,11 @@ GPU, so it defaults to 0.
 
 import functools
 
+import keras
+
 from kerasapps.errors import UserError, check_at_least, check_choice
-from kerasapps.lazy import keras
 from kerasapps.models.common import assemble
+from kerasapps.models.tbptt import TruncatedBPTT
 from kerasapps.registry import register_model
 
 CELLS = ("lstm", "gru", "simplernn")
@@ -100,8 +102,6 @@ def build_rnn(
         if bidirectional:
             recurrent = keras.layers.Bidirectional(recurrent, name=f"bi{label}")
         if tbptt_steps is not None:
-            from kerasapps.models.tbptt import TruncatedBPTT  # a Keras subclass: loads Keras
-
             recurrent = TruncatedBPTT(recurrent, tbptt_steps, name=f"tbptt_{label}")
         layers.append(recurrent)
     if pooling == "mean":
@@ -136,22 +136,22 @@ def check_truncation(tbptt_steps, sequence_length, bidirectional):
 SHORT = {"sequence_length": 16, "vocab_size": 100}  # a quick build for tests
 
 register_model(
-    "lstm", family="rnn", test_args=SHORT,
+    "lstm", family="rnn", test_args=SHORT, facts={"params": 2_699_905},
     description="The course notes' model: Embedding -> LSTM(128) -> Dense(64, relu) -> Dense(1, sigmoid).",
 )(functools.partial(build_rnn, name="lstm"))
 register_model(
-    "gru", family="rnn", test_args=SHORT, description="The notes' model with a GRU(128) in place of the LSTM."
+    "gru", family="rnn", test_args=SHORT, facts={"params": 2_667_393}, description="The notes' model with a GRU(128) in place of the LSTM."
 )(functools.partial(build_rnn, cell="gru", name="gru"))
 register_model(
-    "simple_rnn", family="rnn", test_args=SHORT,
+    "simple_rnn", family="rnn", test_args=SHORT, facts={"params": 2_601_217},
     description="The notes' model with a SimpleRNN(128), the plain RNN whose gradients vanish over long reviews.",
 )(functools.partial(build_rnn, cell="simplernn", name="simple_rnn"))
 register_model(
-    "bilstm", family="rnn", test_args=SHORT,
+    "bilstm", family="rnn", test_args=SHORT, facts={"params": 2_667_137},
     description="A bidirectional LSTM, 64 units each way (128 concatenated), then the notes' head.",
 )(functools.partial(build_rnn, units=64, bidirectional=True, name="bilstm"))
 register_model(
-    "stacked_lstm", family="rnn", test_args=SHORT,
+    "stacked_lstm", family="rnn", test_args=SHORT, facts={"params": 2_646_657},
     description="Two LSTM(64) layers stacked, the first returning its whole sequence, then the notes' head.",
 )(functools.partial(build_rnn, units=64, num_layers=2, name="stacked_lstm"))
 
@@ -180,5 +180,6 @@ def build_notes_lstm(*, timesteps=10, features=256, units=128, dense_units=64, a
 
 register_model(
     "notes_lstm", family="notes",  # not "rnn": it reads vectors, not the token ids every rnn model takes
+    facts={"params": 205_441},
     description="The notes' Keras LSTM verbatim: LSTM(128, input_shape=(10, 256)) -> Dense(64, relu) -> Dense(1, sigmoid).",
 )(build_notes_lstm)

@@ -15,12 +15,9 @@ a stateful model, so `fit`, `evaluate`, tuning and export take the model as they
 take any other. Reviews are padded on the right and masked: a window of padding
 only passes the state on, and the gradient is cut only at a boundary that a real
 token follows, so a short review's last window is its own.
-
-A subclass of `keras.layers.Layer` needs Keras itself, so this module is imported
-when Keras loads (`kerasapps.models.__init__`), like `blocks`.
 """
 
-from kerasapps.lazy import keras
+import keras
 
 
 def window_starts(sequence_length, steps):

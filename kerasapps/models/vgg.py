@@ -18,11 +18,19 @@ Weight decay is an L2 term on the conv and dense kernels (`weight_decay`, see
 
 import functools
 
+import keras
+
 from kerasapps.errors import UserError, check_at_least, check_choice, check_positive_number
-from kerasapps.lazy import keras
 from kerasapps.models.common import assemble, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
+# depth -> (parameters of vggN, of vggN_cifar; the paper's count of vggN and its column of Table 2)
+FACTS = {
+    11: (132_863_336, 9_233_866, "133M", "A"),
+    13: (133_047_848, 9_418_954, "133M", "B"),
+    16: (138_357_544, 14_732_490, "138M", "D"),
+    19: (143_667_240, 20_046_026, "144M", "E"),
+}
 BLOCKS = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -110,14 +118,17 @@ def build_vgg(
 
 def _register_variants(depth):
     """vggN (224x224, the paper's 4096-4096 head) and vggN_cifar (32x32, batch norm, global head)."""
+    params, cifar_params, published, column = FACTS[depth]
     register_model(
         f"vgg{depth}", family="vgg",
         description=f"VGG-{depth} for 224x224 ImageNet images, the paper's 4096-4096 head.",
         test_args={"input_shape": (32, 32, 3), "fc_units": 64},
+        facts={"params": params, "year": 2014, "published": published, "source": f"Simonyan & Zisserman, Table 2 ({column})"},
     )(functools.partial(build_vgg, blocks=BLOCKS[depth], name=f"vgg{depth}"))
     register_model(
         f"vgg{depth}_cifar", family="vgg",
         description=f"VGG-{depth} for 32x32 images: batch norm, global pooling and one dense layer.",
+        facts={"params": cifar_params},
     )(
         functools.partial(
             build_vgg, blocks=BLOCKS[depth], name=f"vgg{depth}_cifar", input_shape=(32, 32, 3),

@@ -25,7 +25,8 @@ total; the notes' "58M" is 7% below it (our count less the 4,097,000 of the
 
 import functools
 
-from kerasapps.lazy import keras
+import keras
+
 from kerasapps.models.common import assemble, classifier_head, conv_block, kernel_regularizer
 from kerasapps.registry import register_model
 
@@ -93,4 +94,5 @@ register_model(
     "zfnet", family="zfnet",
     description="ZFNet (2013 winner) on 224x224 images, Zeiler & Fergus Figure 3: 62,357,608 parameters.",
     test_args={"input_shape": (64, 64, 3), "fc_units": 64},  # 65 -> 30 -> 15 -> 6 -> 3 -> 3 -> 1
+    facts={"params": 62_357_608, "year": 2013, "published": "-", "source": "Zeiler & Fergus print no total (the notes: 58M)"},
 )(functools.partial(build_zfnet, name="zfnet"))

@@ -1,4 +1,4 @@
-"""Hyperparameter search with keras-tuner: the library under `python -m kerasapps.tune`.
+"""Hyperparameter search with keras-tuner: the library under `kerasapps tune`.
 
     space.py        the `tune.space` section: parsed, checked before any trial, applied to a config
     hypermodel.py   the keras-tuner HyperModel: a trial is the experiment's config with its values

@@ -19,9 +19,10 @@ vanish are errors naming the entry.
 import copy
 import dataclasses
 
+import keras
+
 from kerasapps.config import get_value, set_value, validate
 from kerasapps.errors import UserError
-from kerasapps.lazy import keras
 from kerasapps.training import build_experiment_model
 
 ENTRY_KEYS = ("values", "min", "max", "step", "sampling", "when")
@@ -208,7 +209,7 @@ def check_space(config, entries, dataset_info):
                 try:
                     trial = config_for(config, values, entries)
                     if entry.key.startswith("model."):
-                        build_experiment_model(trial, dataset_info)
+                        build_experiment_model(trial, dataset_info.model_kwargs)
                 except UserError as error:
                     settings = ", ".join(f"{k}={v!r}" for k, v in values.items())
                     raise UserError(f"tune.space {entry.key!r}: the trial with {settings} cannot run: {error}") from None

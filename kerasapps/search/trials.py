@@ -24,7 +24,9 @@ from kerasapps.search.hypermodel import ExperimentHyperModel
 from kerasapps.training import seed_everything
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload([__name__])  # the server imports TensorFlow and keras-tuner once
+# The server imports TensorFlow (quietly: it starts by importing modules by name, not through a command)
+# and keras-tuner once.
+_CONTEXT.set_forkserver_preload(["kerasapps.quiet_tensorflow", __name__])
 
 
 @dataclasses.dataclass

@@ -1,8 +1,8 @@
-"""Hyperparameter search over an experiment's own config: the library behind `python -m kerasapps.tune`.
+"""Hyperparameter search over an experiment's own config: the library behind `kerasapps tune`.
 
     config = load_config("lenet", overrides=["tune.max_trials=5"])
     result = search(config, data_dir="../shared/data")
-    result.best_config_path   # a complete config: python -m kerasapps.train --config PATH
+    result.best_config_path   # a complete config: kerasapps train --config PATH
 
 The space is the `tune.space` section of the experiment's YAML (see
 `kerasapps.search.space`); it is checked before any trial runs.
@@ -131,7 +131,7 @@ def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, 
 
     result = SearchResult(folder, trials, write_best_config(tuner.oracle, config, entries, folder))
     _log_best(trials, config, entries, log)
-    log(f"Best config: {result.best_config_path}  (python -m kerasapps.train --config {result.best_config_path})")
+    log(f"Best config: {result.best_config_path}  (kerasapps train --config {result.best_config_path})")
     if retrain:
         best = load_config(path=result.best_config_path)
         result.retrain_run, result.retrain_metrics = train_and_evaluate(best, data_dir=data_dir, runs_dir=runs_dir, log=log)
@@ -250,7 +250,7 @@ def _wait_for_chief(host, port, timeout=CHIEF_WAIT_S):
             if time.monotonic() > deadline:
                 raise UserError(
                     f"No chief oracle answers at {host}:{port} after {timeout} s. Start "
-                    f"`python -m kerasapps.tune EXPERIMENT --distributed chief --oracle {host}:{port}` first."
+                    f"`kerasapps tune EXPERIMENT --distributed chief --oracle {host}:{port}` first."
                 ) from None
             time.sleep(1)
 

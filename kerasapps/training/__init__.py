@@ -1,4 +1,4 @@
-"""Training: the library under `python -m kerasapps.train` and `evaluate`.
+"""Training: the library under `kerasapps train` and `evaluate`.
 
     fit.py          the one fit: build and compile a config's model, train it on the pipelines
     optimizers.py   optimizer and learning-rate schedule from the config

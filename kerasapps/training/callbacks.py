@@ -6,7 +6,7 @@ Subclassing a Keras callback reads `keras.callbacks`, so importing this module l
 
 import math
 
-from kerasapps.lazy import keras
+import keras
 
 # A loss past this many times the loss of a uniform guess (ln of the number of classes, ln 2 for
 # one sigmoid output) means training diverged: a model that guesses does 100 times better.

@@ -26,11 +26,11 @@ import pathlib
 import shutil
 import tempfile
 
+import keras
 import numpy as np
 
 from kerasapps import settings
 from kerasapps.errors import UserError
-from kerasapps.lazy import keras
 from kerasapps.settings import ADDRESSES_ENV, DISTRIBUTED_ENV, PROCESS_ID_ENV, PROCESSES_ENV
 
 PATH_BYTES = 4096  # room for a run folder's path when process 0 tells the others
@@ -84,7 +84,7 @@ def start_cluster():
     if environ.get(PROCESSES_ENV) and not (environ.get(ADDRESSES_ENV) and environ.get(PROCESS_ID_ENV)):
         raise UserError(
             f"{PROCESSES_ENV} is set, so {ADDRESSES_ENV} (process 0's HOST:PORT) and {PROCESS_ID_ENV} "
-            "(0 .. N-1) must be set too; `python -m kerasapps.launch --processes N train ...` sets all three."
+            "(0 .. N-1) must be set too; `kerasapps launch --processes N train ...` sets all three."
         )
     if keras.distribution.distribution() is None:
         keras.distribution.initialize()

@@ -1,4 +1,4 @@
-"""Re-evaluate a finished run on its test split: the library behind `python -m kerasapps.evaluate`.
+"""Re-evaluate a finished run on its test split: the library behind `kerasapps evaluate`.
 
     result = evaluate_run("lenet", data_dir="../shared/data")
 
@@ -7,6 +7,8 @@ Writes into the run folder: confusion_matrix.csv and .png, classification_report
 """
 
 import numpy as np
+import pandas as pd
+from sklearn.metrics import classification_report, confusion_matrix
 
 from kerasapps import runs
 from kerasapps.config import list_experiments, load_run_config
@@ -24,9 +26,6 @@ def evaluate_run(run, *, data_dir=None, runs_dir=None, log=print):
     Raises:
         UserError: no such run, or a folder that is not a finished run.
     """
-    import pandas as pd
-    from sklearn.metrics import classification_report, confusion_matrix
-
     run_dir = runs.resolve_run(run, runs_dir, experiments=list_experiments())
     config = load_run_config(run_dir)
     dataset, _, _ = load_experiment_data(config, data_dir=data_dir, log=log)

@@ -9,13 +9,14 @@ import math
 import sys
 import warnings
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasapps import settings
 from kerasapps.config import model_arguments
 from kerasapps.data import make_pipeline
 from kerasapps.errors import TrainingDiverged
-from kerasapps.lazy import keras, tf
 from kerasapps.models import build_model
 from kerasapps.processes import check_batch_size
 from kerasapps.training.callbacks import StopOnDivergence, divergence_bound
@@ -78,8 +79,9 @@ def cpu():
     return model, tuple(flag for flag in SPEED_FLAGS if flag in flags)
 
 
-def build_experiment_model(config, dataset_info):
-    """Build the config's model with the shapes the data fixes (input shape, classes...).
+def build_experiment_model(config, model_kwargs):
+    """Build the config's model with the builder arguments the data fixes (`DatasetInfo.model_kwargs`:
+    input shape, classes...).
 
     With `train.mixed_precision` (`uses_mixed_precision`), layers compute in bfloat16 with
     float32 weights; the policy is reset afterwards so that nothing else built in this
@@ -89,7 +91,7 @@ def build_experiment_model(config, dataset_info):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         with settings.use_fast_layers(config.train.fast_layers):
-            return build_model(config.model.name, **model_arguments(config, dataset_info.model_kwargs))
+            return build_model(config.model.name, **model_arguments(config, model_kwargs))
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -108,7 +110,7 @@ def compile_model(model, config, steps_per_epoch):
 
 def build_and_compile(config, dataset_info, num_train):
     """The config's model, built for the data and compiled for `num_train` training examples."""
-    model = build_experiment_model(config, dataset_info)
+    model = build_experiment_model(config, dataset_info.model_kwargs)
     return compile_model(model, config, math.ceil(num_train / config.train.batch_size))
 
 

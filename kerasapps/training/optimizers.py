@@ -1,6 +1,6 @@
 """The optimizer and its learning-rate schedule, from the config's optimizer and schedule sections."""
 
-from kerasapps.lazy import keras
+import keras
 
 
 def make_learning_rate(config, steps_per_epoch):

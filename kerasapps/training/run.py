@@ -1,4 +1,4 @@
-"""Train, evaluate and save one experiment: a run, the library behind `python -m kerasapps.train`.
+"""Train, evaluate and save one experiment: a run, the library behind `kerasapps train`.
 
     config = load_config("lenet", overrides=["train.epochs=3"])
     run_dir, metrics = train_and_evaluate(config, data_dir="../shared/data")
@@ -15,14 +15,15 @@ import os
 import platform
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 import kerasapps
 from kerasapps import runs, settings
 from kerasapps.config import apply_override, config_from_dict, read_yaml, save_config, validate
 from kerasapps.data import load_experiment_data, make_pipeline
 from kerasapps.errors import TrainingDiverged, UserError
-from kerasapps.lazy import keras, tf
 from kerasapps.plots import plot_history
 from kerasapps.processes import check_batch_size
 from kerasapps.training.callbacks import run_callbacks

@@ -71,4 +71,4 @@ class PlainKerasCopy:
     def _build_with(self, model_args):
         plain = copy.deepcopy(self.config)
         plain.model.args = {**plain.model.args, **model_args}
-        return compile_model(build_experiment_model(plain, self.dataset_info), plain, steps_per_epoch=1)
+        return compile_model(build_experiment_model(plain, self.dataset_info.model_kwargs), plain, steps_per_epoch=1)
