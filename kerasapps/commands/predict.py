@@ -2,6 +2,8 @@
 
 import argparse
 import os
+import pathlib
+import sys
 
 from kerasapps.commands.cli import add_common_arguments, add_location_arguments, parse, prog, run_main
 from kerasapps.errors import UserError
@@ -13,12 +15,14 @@ def build_parser():
         description="Classify raw inputs with a trained run or an exported .tflite file, as an app would:\n"
         "image files for an image model, texts (reviews) for a text model. One line per input: the\n"
         "probability (of the positive class for a two-class model, else of the class shown), the class,\n"
-        "the input.",
+        "the input. An image file is first made like the training images (a photo of ink on paper is\n"
+        "inverted, cropped and centred as MNIST's digits were); a `note:` line on stderr says what was\n"
+        "done, and --show DIR writes the image the model saw.",
         epilog="Examples:\n"
         "  kerasapps predict lenet digit.png                  # the newest lenet run\n"
         '  kerasapps predict lstm "a quietly brilliant film"\n'
         "  kerasapps predict saved_models/lstm/<run-id> --file reviews.txt\n"
-        "  kerasapps predict tflite/lenet/int8.tflite digit.png",
+        "  kerasapps predict tflite/lenet/int8.tflite digit.png --show seen/   # seen/digit.png: what it read",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -26,6 +30,7 @@ def build_parser():
     )
     parser.add_argument("inputs", metavar="INPUT", nargs="*", help="image files, or texts for a text model")
     parser.add_argument("--file", help="a UTF-8 file of texts, one a line")
+    parser.add_argument("--show", metavar="DIR", help="write each image as the model saw it to DIR/<name>.png")
     add_location_arguments(parser)
     add_common_arguments(parser)
     return parser
@@ -42,11 +47,27 @@ def main(argv):
     if classifier.reads_text and not args.file:
         _refuse_image_files(args.source, inputs)
         check_texts(inputs, where=lambda i: f"Text argument {i + 1}")
+    if args.show and classifier.reads_text:
+        raise UserError("--show writes the images an image model saw; this model reads texts.")
     for p in classify(classifier, inputs):
         probability = p["probabilities"][1] if len(p["probabilities"]) == 2 else p["score"]
         shown = _preview(p["input"]) if classifier.reads_text else p["input"]
-        print(f"{probability:.4f}\t{p['label']}\t{shown}")
+        notes = [*p.get("notes", []), *([f"the model saw {_write_seen(p, args.show)}"] if args.show else [])]
+        if notes:
+            print(f"note: {p['input']}: {'; '.join(notes)}.", file=sys.stderr)
+        print(f"{probability:.4f}\t{p['label']}\t{shown}", flush=True)
     return 0
+
+
+def _write_seen(prediction, folder):
+    """Write the pixels the model saw as FOLDER/<input's stem>.png; returns that path."""
+    from PIL import Image
+
+    pixels = prediction["pixels"]
+    path = pathlib.Path(folder) / f"{pathlib.Path(prediction['input']).stem}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
+    return path
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")

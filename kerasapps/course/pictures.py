@@ -15,7 +15,7 @@ import numpy as np
 from kerasapps import runs
 from kerasapps.config import list_experiments, load_run_config
 from kerasapps.data import load_experiment_data
-from kerasapps.data.image_preprocessing import load_image_file, preprocess_images
+from kerasapps.data.image_preprocessing import preprocess_images, read_image_file
 from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.errors import UserError
 from kerasapps.plots import plot_maps, plot_sequence
@@ -86,14 +86,10 @@ def _first_test_example(run_dir, data_dir, log):
 def _image_input(run_dir, spec, path, data_dir, log):
     if path is None:
         return _first_test_example(run_dir, data_dir, log)
-
-    if not pathlib.Path(path).is_file():
-        raise UserError(f"No image file {path}.")
-    try:
-        image = load_image_file(str(path), spec)
-    except Exception as error:  # TensorFlow raises InvalidArgumentError for a non-image
-        raise UserError(f"Cannot read {path} as an image: {getattr(error, 'message', error)}") from None
-    return preprocess_images(image[None], spec)[0]
+    pixels, notes = read_image_file(path, spec)
+    if notes:
+        log(f"{path}: {'; '.join(notes)}.")
+    return preprocess_images(pixels[None], spec)[0]
 
 
 def _text_input(run_dir, spec, text, data_dir, log):

@@ -18,5 +18,5 @@ from kerasapps.data.core import (
     network_available,
     split_validation,
 )
-from kerasapps.data.image_preprocessing import image_spec, load_image_file, preprocess_images
+from kerasapps.data.image_preprocessing import image_spec, preprocess_images, read_image_file
 from kerasapps.registry import DATASETS

@@ -12,8 +12,9 @@ one top folder or not): it is read as a stream, never unpacked.
 Decoding is slow (about 20 s for CIFAR-10's 60,000 JPEGs on 2 cores), so the
 decoded uint8 arrays are cached once as an .npz under $KERASAPPS_CACHE_DIR
 (default ~/.cache/kerasapps), keyed by the source's path, size and modification
-time and the decoded size. Images are decoded by TensorFlow with the same steps
-as `data.image_preprocessing.load_image_file`, which predict uses on single files.
+time and the decoded size. Images are decoded by TensorFlow and resized to the
+dataset's size; predict prepares a user's photo with the spec's "resize" layout
+(`data.user_images`: the shorter side resized, the centre cropped).
 
 Options (they become the config's `data.options`):
     normalize  "per_channel": scale to [0, 1], then subtract the training set's

@@ -2,26 +2,31 @@
 
 A spec is a plain dict saved with every run:
 
-    {"size": [28, 28], "channels": 1, "pad_to": [32, 32], "scale": 1/255,
-     "mean": null, "std": null}
+    {"size": [28, 28], "channels": 1, "layout": "mnist", "pad_to": [32, 32],
+     "scale": 1/255, "mean": null, "std": null}
 
-`size` is the dataset's native image size (raw files are resized to it), `pad_to`
-zero-pads centred (LeNet-5 reads MNIST as 32x32), then pixels are multiplied by
-`scale` and, if given, standardized per channel.
+`size` is the dataset's native image size and `layout` how a user's image file is
+brought to it (`data.user_images.prepare_image`: "mnist" as MNIST's digits were
+made, "resize" for photos); `pad_to` zero-pads centred (LeNet-5 reads MNIST as
+32x32), then pixels are multiplied by `scale` and, if given, standardized per channel.
 """
+
+import pathlib
 
 import numpy as np
 import tensorflow as tf
 
 from kerasapps.data.core import Dataset, DatasetInfo
-from kerasapps.errors import check_choice
+from kerasapps.data.user_images import prepare_image
+from kerasapps.errors import UserError, check_choice
 
 
-def image_spec(*, size, channels, pad_to=None, scale=1 / 255, mean=None, std=None):
+def image_spec(*, size, channels, layout="resize", pad_to=None, scale=1 / 255, mean=None, std=None):
     """Build a preprocessing spec (see the module docstring)."""
     return {
         "size": list(size),
         "channels": channels,
+        "layout": layout,
         "pad_to": list(pad_to) if pad_to else None,
         "scale": scale,
         "mean": list(mean) if mean is not None else None,
@@ -48,12 +53,16 @@ def preprocess_images(images, spec):
     return x
 
 
-def load_image_file(path, spec):
-    """Read one PNG/JPEG/BMP/GIF file as a raw uint8 array of the spec's native size and channels."""
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=spec["channels"], expand_animations=False)
-    image = tf.image.resize(image, spec["size"], antialias=True)
-    return np.clip(np.round(image.numpy()), 0, 255).astype(np.uint8)
+def read_image_file(path, spec):
+    """A user's image file as the spec's dataset images were made: (uint8 array (H, W, C) at the
+    spec's size, notes on what was done to it). A spec saved before layouts existed resizes.
+
+    Raises:
+        UserError: no such file, or not an image.
+    """
+    if not pathlib.Path(path).is_file():
+        raise UserError(f"No image file {path}.")
+    return prepare_image(path, size=spec["size"], channels=spec["channels"], layout=spec.get("layout", "resize"))
 
 
 # Training-batch augmentations by name (a dataset's `augment` option).

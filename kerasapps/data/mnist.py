@@ -50,7 +50,7 @@ def read_idx_folder(folder):
     }
 
 
-def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad_to, augment, max_shift):
+def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad_to, augment, max_shift, layout):
     folder = find_idx_folder(data_dir, subfolders)
     if folder:
         arrays = read_idx_folder(folder)
@@ -63,11 +63,13 @@ def _load_idx_dataset(name, tfds_name, subfolders, class_names, *, data_dir, pad
         )
         arrays = {split: (d["image"][..., 0], d["label"]) for split, d in splits.items()}
         source = "tfds"
-    return _digit_dataset(name, source, class_names, arrays, pad_to=pad_to, augment=augment, max_shift=max_shift)
+    return _digit_dataset(
+        name, source, class_names, arrays, pad_to=pad_to, augment=augment, max_shift=max_shift, layout=layout
+    )
 
 
-def _digit_dataset(name, source, class_names, arrays, *, pad_to, augment, max_shift):
-    spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None)
+def _digit_dataset(name, source, class_names, arrays, *, pad_to, augment, max_shift, layout):
+    spec = image_spec(size=(28, 28), channels=1, pad_to=(pad_to, pad_to) if pad_to else None, layout=layout)
     return image_dataset(name, source, class_names, spec, arrays, augment=make_augment(augment, max_shift))
 
 
@@ -81,7 +83,7 @@ def load_mnist(*, data_dir=None, pad_to=32, augment="none", max_shift=2):
     """MNIST digits, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to`."""
     return _load_idx_dataset(
         "mnist", "mnist", ["mnist"], [str(i) for i in range(10)],
-        data_dir=data_dir, pad_to=pad_to, augment=augment, max_shift=max_shift,
+        data_dir=data_dir, pad_to=pad_to, augment=augment, max_shift=max_shift, layout="mnist",
     )  # fmt: skip
 
 
@@ -90,7 +92,7 @@ def load_fashion_mnist(*, data_dir=None, pad_to=32, augment="none", max_shift=2)
     """Fashion-MNIST, 60,000 train / 10,000 test, 28x28 zero-padded to `pad_to`."""
     return _load_idx_dataset(
         "fashion_mnist", "fashion_mnist", ["fashion-mnist", "fashion_mnist"], FASHION_CLASSES,
-        data_dir=data_dir, pad_to=pad_to, augment=augment, max_shift=max_shift,
+        data_dir=data_dir, pad_to=pad_to, augment=augment, max_shift=max_shift, layout="resize",
     )  # fmt: skip
 
 
@@ -110,5 +112,6 @@ def load_digits(*, data_dir=None, pad_to=32, augment="none", max_shift=2, test_f
     )
     arrays = {"train": (x_train, y_train), "test": (x_test, y_test)}
     return _digit_dataset(
-        "digits", "scikit-learn", [str(i) for i in range(10)], arrays, pad_to=pad_to, augment=augment, max_shift=max_shift
-    )
+        "digits", "scikit-learn", [str(i) for i in range(10)], arrays, pad_to=pad_to, augment=augment,
+        max_shift=max_shift, layout="mnist",
+    )  # fmt: skip

@@ -282,7 +282,8 @@ def _describer(experiment, model, info, spec):
     height, width = spec["size"]
     description = f"{model.name} trained on {info.name}: an RGB image {height}x{width} in, the probability of each class ({classes}) out."
     return lambda io, note: metadata.describe_image_classifier(
-        name=experiment, description=_with_note(description, note), size=spec["size"], io=io
+        name=experiment, description=_with_note(description, note), size=spec["size"],
+        layout=spec.get("layout", "resize"), io=io,
     )
 
 

@@ -5,10 +5,13 @@
     predictions[0]["label"], predictions[0]["score"]
 
 A .tflite file is used alone, as a phone uses it: its TFLite metadata gives the
-labels, the input size (it takes RGB pixels) or, for text, the regex tokenizer
-and its vocabulary. A run applies the steps of training: its preprocessing spec
-(metrics.json) sends images through `kerasapps.data.image_preprocessing` and
-text through `kerasapps.data.text_preprocessing`.
+labels, the input size and layout (it takes RGB pixels) or, for text, the regex
+tokenizer and its vocabulary. A run applies the steps of training: its preprocessing
+spec (metrics.json) sends images through `kerasapps.data.image_preprocessing` and
+text through `kerasapps.data.text_preprocessing`. Either way an image file is first
+made like the training images (`data.user_images`: a photo of ink on paper inverted,
+cropped and centred as MNIST's digits); each prediction says what was done (`notes`)
+and holds the pixels the model saw (`pixels`).
 """
 
 import dataclasses
@@ -16,11 +19,10 @@ import pathlib
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
 
 from kerasapps import runs
 from kerasapps.config import list_experiments
-from kerasapps.data.image_preprocessing import load_image_file, preprocess_images
+from kerasapps.data.image_preprocessing import preprocess_images, read_image_file
 from kerasapps.data.text_preprocessing import read_vocabulary, vectorize
 from kerasapps.deploy.interpreter import LiteModel
 from kerasapps.deploy.metadata import read_metadata, tokenize
@@ -30,12 +32,14 @@ from kerasapps.errors import UserError
 @dataclasses.dataclass
 class Classifier:
     """A model ready for raw inputs: `kind` ("image" or "text"), class names,
-    `model_inputs(raw inputs) -> model inputs` and `scores(model inputs) -> float scores`."""
+    `model_inputs(texts, or uint8 images at the spec's size) -> model inputs`, `scores(model inputs)
+    -> float scores`, and for images the `image_spec` (size, channels, layout) files are read with."""
 
     kind: str
     labels: list
     model_inputs: Callable
     scores: Callable
+    image_spec: dict | None = None
 
     @property
     def reads_text(self):
@@ -61,13 +65,9 @@ def open_tflite(path):
             check_texts(texts)
             return tokenize(texts, facts, length)
 
-    else:
-        spec = {"size": list(facts["size"]), "channels": 3}
-
-        def model_inputs(paths):
-            return read_images(paths, spec, exact_size=True).astype(np.float32)
-
-    return Classifier(facts["kind"], facts["labels"], model_inputs, lite.predict)
+        return Classifier("text", facts["labels"], model_inputs, lite.predict)
+    spec = {"size": list(facts["size"]), "channels": 3, "layout": facts["layout"]}
+    return Classifier("image", facts["labels"], lambda images: images.astype(np.float32), lite.predict, spec)
 
 
 def open_run(run, *, runs_dir=None, batch_size=256):
@@ -83,6 +83,10 @@ def open_run(run, *, runs_dir=None, batch_size=256):
         raise UserError(f"Run {run_dir} has no vocabulary file {spec['vocabulary_file']}: it cannot read raw text.")
     model = runs.load_run_model(run_dir)
     labels = dataset.get("class_names") or []
+
+    def scores(x):
+        return model.predict(x, batch_size=batch_size, verbose=0)
+
     if spec.get("kind") == "text":
         vocabulary = read_vocabulary(run_dir / spec["vocabulary_file"])
 
@@ -90,12 +94,8 @@ def open_run(run, *, runs_dir=None, batch_size=256):
             check_texts(texts)
             return vectorize(texts, spec, vocabulary)
 
-    else:
-        def model_inputs(paths):
-            return preprocess_images(read_images(paths, spec), spec)
-
-    kind = "text" if spec.get("kind") == "text" else "image"
-    return Classifier(kind, labels, model_inputs, lambda x: model.predict(x, batch_size=batch_size, verbose=0))
+        return Classifier("text", labels, model_inputs, scores)
+    return Classifier("image", labels, lambda images: preprocess_images(images, spec), scores, spec)
 
 
 def open_classifier(source, *, runs_dir=None):
@@ -110,44 +110,34 @@ def classify(source, inputs, *, top=3, runs_dir=None):
 
     Returns one dict per input: `input`, `label`, `score` (the probability of
     that label), `top` (up to `top` (label, probability) pairs, best first) and
-    `probabilities` (one per class; a one-unit sigmoid output counts as two classes).
+    `probabilities` (one per class; a one-unit sigmoid output counts as two classes);
+    for an image also `pixels` (the uint8 image the model saw, before its own scaling) and
+    `notes` (what was done to the file to make it so: "inverted it ...").
 
     Raises:
         UserError: no input, an empty or undecodable text, an unreadable image.
     """
     classifier = source if isinstance(source, Classifier) else open_classifier(source, runs_dir=runs_dir)
     inputs = list(inputs)
-    scores = np.asarray(classifier.scores(classifier.model_inputs(inputs)), dtype=np.float64)
-    return [_ranked(item, s, classifier.labels, top) for item, s in zip(inputs, scores)]
+    if classifier.reads_text:
+        seen = [{} for _ in inputs]
+        x = classifier.model_inputs(inputs)
+    else:
+        seen = [{"pixels": pixels, "notes": notes} for pixels, notes in read_images(inputs, classifier.image_spec)]
+        x = classifier.model_inputs(np.stack([s["pixels"] for s in seen]))
+    scores = np.asarray(classifier.scores(x), dtype=np.float64)
+    return [{**_ranked(item, s, classifier.labels, top), **more} for item, s, more in zip(inputs, scores, seen)]
 
 
-def read_images(paths, spec, *, exact_size=False):
-    """Image files -> uint8 arrays (N, H, W, C) at the spec's size and channels.
-
-    With `exact_size`, an image of another size is refused rather than resized.
+def read_images(paths, spec):
+    """Image files as the spec's training images were made: a list of (uint8 array (H, W, C), notes).
 
     Raises:
-        UserError: no path, a missing file, a file that is not an image, or (exact_size) one of the wrong size.
+        UserError: no path, a missing file, or a file that is not an image.
     """
     if not paths:
         raise UserError("No image to classify: give one or more image files.")
-    images = []
-    for path in paths:
-        if not pathlib.Path(path).is_file():
-            raise UserError(f"No image file {path}.")
-        try:
-            if exact_size:
-                height, width = tf.image.decode_image(tf.io.read_file(str(path)), expand_animations=False).shape[:2]
-            images.append(load_image_file(str(path), spec))
-        except Exception as error:  # TensorFlow raises InvalidArgumentError for a non-image
-            reason = getattr(error, "message", str(error)).split("}} ")[-1].split(" [Op:")[0]
-            raise UserError(f"Cannot read {path} as an image: {reason}") from None
-        if exact_size and [height, width] != list(spec["size"]):
-            raise UserError(
-                f"{path} is {height}x{width} pixels; the model reads {spec['size'][0]}x{spec['size'][1]} RGB images. "
-                "Resize it first (a phone's MediaPipe classifier resizes camera frames itself)."
-            )
-    return np.stack(images)
+    return [read_image_file(path, spec) for path in paths]
 
 
 def check_texts(texts, *, where=lambda i: f"Text {i + 1}"):

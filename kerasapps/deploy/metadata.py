@@ -35,6 +35,16 @@ INSTALL = "pip install 'kerasapps[phones]'"
 PARSER_VERSION = {"image": "1.0.0", "text": "1.2.1"}
 # Tokens the regex tokenizer looks up by name (mediapipe regex_tokenizer.cc).
 PAD, UNKNOWN = "<PAD>", "<UNKNOWN>"
+# What an app does to a camera frame or a drawing before the classifier sees it (`data.user_images`
+# does it in Python); MediaPipe itself only resizes the frame. The input tensor's description says
+# it, ending "(layout: NAME)", which `read_metadata` reads back.
+PREPARATION = {
+    "mnist": "Prepare each frame as MNIST's digits were made: white strokes on black (invert dark ink on "
+    "light paper; a transparent drawing's strokes are its alpha), the ink cropped, scaled to fit "
+    "{box}x{box} keeping its aspect ratio and placed with its centre of mass at the centre",
+    "resize": "Resize the frame's shorter side to the input's and crop the centre",
+}
+LAYOUT_MARK = re.compile(r"\(layout: (\w+)\)\s*$")
 
 
 @functools.cache
@@ -53,8 +63,9 @@ def _schemas():
 # --- describing a classifier ------------------------------------------------------
 
 
-def describe_image_classifier(*, name, description, size, io="float"):
-    """Metadata of an image classifier whose input is RGB pixels 0..255 at `size` (height, width).
+def describe_image_classifier(*, name, description, size, layout="resize", io="float"):
+    """Metadata of an image classifier whose input is RGB pixels 0..255 at `size` (height, width),
+    prepared as `layout` says (`PREPARATION`).
 
     `io` is the file's input and output type ("float", "int8", "uint8"). A float
     input gets the normalization mean 0, std 1, which tells MediaPipe to feed pixel
@@ -68,7 +79,8 @@ def describe_image_classifier(*, name, description, size, io="float"):
     general = info.GeneralMd(name=name, description=description, version="1").create_metadata()
     image = info.InputImageTensorMd(
         name="image",
-        description=f"RGB image, {height}x{width} pixels, values 0..255.",
+        description=f"RGB image, {height}x{width} pixels, values 0..255. "
+        f"{PREPARATION[layout].format(box=round(20 / 28 * min(size)))} (layout: {layout})",
         norm_mean=None if integer_input else [0.0],
         norm_std=None if integer_input else [1.0],
         color_space_type=metadata_fb.ColorSpaceType.RGB,
@@ -160,7 +172,7 @@ def with_metadata(content, described, files):
 
 def read_metadata(content, *, what="the file"):
     """What a classifier's metadata says, as a dict: `name`, `description`, `kind` ("image" or "text"),
-    `labels`, and `size` (height, width) and `normalized` for images, or
+    `labels`, and `size` (height, width), `normalized` and `layout` for images, or
     `delimiter` and `vocabulary` ({token: id}) for text.
 
     Raises:
@@ -195,7 +207,11 @@ def read_metadata(content, *, what="the file"):
         )
     else:
         shape = model.Subgraphs(0).Tensors(model.Subgraphs(0).Inputs(0)).ShapeAsNumpy()
-        facts.update(kind="image", size=(int(shape[1]), int(shape[2])), normalized=bool(tensor.processUnits))
+        layout = LAYOUT_MARK.search((tensor.description or b"").decode())  # files exported before layouts: resize
+        facts.update(
+            kind="image", size=(int(shape[1]), int(shape[2])), normalized=bool(tensor.processUnits),
+            layout=layout.group(1) if layout else "resize",
+        )  # fmt: skip
     return facts
 
 

@@ -25,7 +25,7 @@ import keras_tuner
 import pandas as pd
 
 from kerasapps import runs, settings
-from kerasapps.config import OBJECTIVES, load_config, read_yaml, save_config
+from kerasapps.config import OBJECTIVES, get_value, load_config, read_yaml, save_config, set_value
 from kerasapps.data import load_experiment_data
 from kerasapps.errors import UserError, check_choice
 from kerasapps.plots import plot_trials
@@ -43,6 +43,7 @@ TUNER_CLASSES = {  # one per name in config.TUNERS
 ROLES = ("chief", "worker")
 TRIALS_FILE = "trials.csv"
 BEST_CONFIG_FILE = "best_config.yaml"
+DATA_LIMITS = ("data.limit_train", "data.limit_test")  # a search's, not the final model's
 SEARCH_CONFIG_FILE = "search_config.yaml"
 PLOT_FILE = "objective.png"
 CHIEF_WAIT_S = 120  # how long a worker waits for the chief oracle to listen
@@ -132,6 +133,9 @@ def search(config, *, name=None, data_dir=None, runs_dir=None, overwrite=False, 
     result = SearchResult(folder, trials, write_best_config(tuner.oracle, config, entries, folder))
     _log_best(trials, config, entries, log)
     log(f"Best config: {result.best_config_path}  (kerasapps train --config {result.best_config_path})")
+    limits = [f"{key}={get_value(config, key)}" for key in DATA_LIMITS if get_value(config, key) is not None]
+    if limits:
+        log(f"It trains on the whole dataset: the search's {', '.join(limits)} are left out.")
     if retrain:
         best = load_config(path=result.best_config_path)
         result.retrain_run, result.retrain_metrics = train_and_evaluate(best, data_dir=data_dir, runs_dir=runs_dir, log=log)
@@ -271,7 +275,8 @@ def _distributed_env(role, address):
 
 
 def trials_table(oracle, config, entries):
-    """One row per trial: id, status, objective, epochs, seconds, every hyperparameter, metrics, message."""
+    """One row per trial: its number (from 1, as keras-tuner's "Trial #N" counts), its folder, status,
+    objective, epochs, seconds, every hyperparameter, metrics, message."""
     objective = config.tune.objective
     hp_names = [e.key for e in entries]
     rows = []
@@ -282,7 +287,8 @@ def trials_table(oracle, config, entries):
         extra = sorted(k for k in values if k not in hp_names)  # tuner/epochs ... from Hyperband
         message = (trial.message or "").strip().splitlines()
         rows.append({
-            "trial": trial_id,
+            "trial": int(trial_id) + 1,
+            "folder": f"trial_{trial_id}",
             "status": trial.status,
             objective: metrics.pop(objective, None),
             "epochs": metrics.pop("epochs", None),
@@ -311,7 +317,9 @@ def write_trials(oracle, config, entries, folder):
 
 
 def write_best_config(oracle, config, entries, folder):
-    """Write the best trial's complete config as best_config.yaml and return its path.
+    """Write the best trial's complete config as best_config.yaml and return its path: the config
+    to train the final model with, so the search's `data.limit_train` and `limit_test` (a quick
+    search on part of the data) are left out: it trains and tests on the whole dataset.
 
     Raises:
         UserError: no trial completed.
@@ -320,7 +328,10 @@ def write_best_config(oracle, config, entries, folder):
     if not best:
         raise UserError(f"No trial of the search in {folder} completed; trials.csv says why.")
     path = folder / BEST_CONFIG_FILE
-    save_config(config_for(config, best[0].hyperparameters.values, entries), path)
+    best_config = config_for(config, best[0].hyperparameters.values, entries)
+    for key in DATA_LIMITS:
+        set_value(best_config, key, None)
+    save_config(best_config, path)
     return path
 
 

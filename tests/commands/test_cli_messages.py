@@ -4,12 +4,12 @@ text model, blank lines in --file, and TensorFlow's native start-up lines on std
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from kerasapps.commands import evaluate, export, predict, train
 from kerasapps.commands.cli import run_main
+from kerasapps.data.idx import read_idx
 
 
 def _fails_with(main, argv, capsys):
@@ -22,8 +22,9 @@ def _fails_with(main, argv, capsys):
     return err.strip()
 
 
-def _digit_png(path):
-    Image.fromarray((np.random.default_rng(0).random((28, 28)) * 255).astype("uint8")).save(path)
+def _digit_png(path, data_dir):
+    """MNIST's first test digit (a 7) as a PNG: an image predict takes as it is, with no note."""
+    Image.fromarray(read_idx(str(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz"))[0]).save(path)
     return path
 
 
@@ -80,8 +81,8 @@ def test_unknown_run_suggests_what_works(runs_dir, capsys):
 # --- predict with a text model --------------------------------------------------------
 
 
-def test_text_model_refuses_an_image_file(tiny_lstm_run, tmp_path, capsys):
-    digit = _digit_png(tmp_path / "digit0_7.png")
+def test_text_model_refuses_an_image_file(tiny_lstm_run, data_dir, tmp_path, capsys):
+    digit = _digit_png(tmp_path / "digit0_7.png", data_dir)
     err = _fails_with(predict.main, [str(tiny_lstm_run), str(digit)], capsys)
     assert err == (
         f"error: {digit} is an image file; run {tiny_lstm_run} reads texts: "
@@ -123,8 +124,8 @@ def float32_tflite(small_lenet_run, data_dir, tmp_path_factory):
     return out / small_lenet_run.parent.name / "float32.tflite"
 
 
-def test_predict_writes_nothing_on_stderr(small_lenet_run, float32_tflite, tmp_path):
-    digit = _digit_png(tmp_path / "digit.png")
+def test_predict_writes_nothing_on_stderr(small_lenet_run, float32_tflite, data_dir, tmp_path):
+    digit = _digit_png(tmp_path / "digit.png", data_dir)
     for source in (small_lenet_run, float32_tflite):
         result = subprocess.run(
             ["kerasapps", "predict", str(source), str(digit)], capture_output=True, text=True, timeout=300

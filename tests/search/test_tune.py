@@ -158,7 +158,8 @@ def test_random_search_cli_writes_trials_and_a_best_config_that_trains(data_dir,
     assert out.count("trial done: val_accuracy=") == 3 and "Trial 3 Complete" in out
     folder = runs_dir / "lenet" / "tune" / "random"
     trials = pd.read_csv(folder / "trials.csv")
-    assert list(trials["trial"]) == [0, 1, 2] and set(trials["status"]) == {"COMPLETED"}
+    assert list(trials["trial"]) == [1, 2, 3] and set(trials["status"]) == {"COMPLETED"}  # keras-tuner's "Trial #1"..
+    assert all((folder / name).is_dir() for name in trials["folder"])
     assert trials["val_accuracy"].between(0, 1).all() and (trials["epochs"] == 1).all() and (trials["seconds"] > 0).all()
     for key in search.parse_space(load_config("lenet")):
         assert key.key in trials
@@ -169,9 +170,11 @@ def test_random_search_cli_writes_trials_and_a_best_config_that_trains(data_dir,
     saved = read_yaml(best)
     assert saved["model"]["args"]["c1_filters"] == best_trial["model.args.c1_filters"]
     assert saved["train"]["batch_size"] == best_trial["train.batch_size"]
-    assert saved["data"]["limit_train"] == 300  # a complete config, --set values included
+    assert saved["train"]["epochs"] == 1  # a complete config, --set values included,
+    assert saved["data"]["limit_train"] is None and saved["data"]["limit_test"] is None  # but the whole dataset
+    assert "It trains on the whole dataset: the search's data.limit_train=300, data.limit_test=100 are left out." in out
 
-    assert train_main(["--config", str(best)]) == 0  # what `python -m kerasapps.train --config PATH` runs
+    assert train_main(["--config", str(best), "--set", "data.limit_train=300"]) == 0  # quick here
     metrics = json.loads((runs_dir / "lenet" / "latest" / "metrics.json").read_text())
     assert metrics["examples"]["train"] == 270 and 0 <= metrics["test_accuracy"] <= 1
 
@@ -291,7 +294,7 @@ def test_distributed_search_chief_and_two_workers_on_localhost(data_dir, runs_di
         log.close()
     assert [p.returncode for p in processes] == [0, 0, 0], outputs
     trials = pd.read_csv(runs_dir / "lenet" / "tune" / "random" / "trials.csv")
-    assert sorted(trials["trial"]) == [0, 1, 2] and set(trials["status"]) == {"COMPLETED"}
+    assert sorted(trials["trial"]) == [1, 2, 3] and set(trials["status"]) == {"COMPLETED"}
     worker_trials = [out.count("trial done:") for out in outputs[1:]]
     assert sum(worker_trials) == 3 and "trial done:" not in outputs[0]  # the chief only serves
     assert (runs_dir / "lenet" / "tune" / "random" / "best_config.yaml").is_file()
