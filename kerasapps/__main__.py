@@ -17,6 +17,7 @@ COMMANDS = {  # name (a module of kerasapps.commands with main(argv)) -> one lin
     "tune": "keras-tuner search over an experiment's tune.space",
     "export": "SavedModel and TFLite (LiteRT) files of a run, each checked",
     "predict": "classify image files or texts with a run or a .tflite file",
+    "serve": "the web app of an export: classify in the browser with MediaPipe",
     "models": "the registered models: parameters, MACs, layer tables",
     "lab": "the course notes' convolution examples, computed by Keras layers and drawn",
     "visualize": "pictures of a trained run: first-layer filters, feature maps, LSTM state",

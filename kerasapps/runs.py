@@ -17,6 +17,7 @@ from kerasapps.errors import UserError
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
+EXPORTS_FILE = "exports.json"  # where `kerasapps export` wrote the run's files, newest last
 
 
 def runs_root(root=None):

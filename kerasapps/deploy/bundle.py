@@ -37,7 +37,7 @@ from kerasapps import runs
 from kerasapps.config import apply_override, list_experiments, load_run_config, validate
 from kerasapps.data import load_experiment_data
 from kerasapps.data.text_preprocessing import read_vocabulary
-from kerasapps.deploy import convert, metadata
+from kerasapps.deploy import convert, metadata, web
 from kerasapps.deploy.app_graph import TEXT_DELIMITER, app_inputs, app_model, reads_text
 from kerasapps.deploy.c_array import arena_bytes, c_array_files
 from kerasapps.deploy.interpreter import LiteModel, keras_latency_ms
@@ -51,7 +51,6 @@ CONVERTED_FROM = {
     "fused": "fused LSTM twin (UNIDIRECTIONAL_SEQUENCE_LSTM, one input per call; float16 unrolled)",
     "unrolled": "unrolled twin (recurrent layers, unroll=True)",
 }
-EXPORTS_FILE = "exports.json"
 REPORT_COLUMNS = [
     "variant", "file", "size_kb", "test_accuracy", "accuracy_drop_points", "agreement", "max_abs_diff",
     "latency_ms", "xnnpack", "io", "ops", "note",
@@ -137,6 +136,11 @@ def export_run(
         )
         for name, data in assets.items():
             (stage / name).write_bytes(data)
+        web.write_web_app(
+            stage / web.WEB_FOLDER, experiment=config.name, kind="text" if reads_text(spec) else "image",
+            labels=dataset.info.class_names, files={row["variant"]: row["file"] for row in report["variants"]},
+            size=spec.get("size"), layout=spec.get("layout", "resize"),
+        )  # fmt: skip
         report.update(
             experiment=config.name, run_dir=os.path.relpath(run_dir), dataset=dataset.info.name, test_examples=len(dataset.x_test),
             representative_examples=0 if representative is None else len(representative), date=datetime.datetime.now().isoformat(timespec="seconds"),
@@ -224,6 +228,11 @@ def _export_into(stage, model, variants, *, io, recurrent, allow_flex, represent
         convert.check_ops(ops, allow_flex=allow_flex, what=f"The {variant} file")
         name = f"{variant}.tflite"
         (stage / name).write_bytes(content)
+        # The web app's copy: a static batch of 1, which MediaPipe's GPU (WebGL) delegate needs.
+        (stage / web.WEB_FOLDER).mkdir(exist_ok=True)
+        (stage / web.WEB_FOLDER / name).write_bytes(
+            with_metadata(convert.convert(model, variant, **options, batch_size=1), variant_io, note)
+        )
         row = {"variant": variant, "file": name, "size_kb": round(len(content) / 1024, 1), "io": variant_io, "ops": ops}
         if note:
             row["note"] = note
@@ -305,7 +314,7 @@ def _move_into_place(stage, target):
 
 
 def _record_export(run_dir, target, variants, io, files, date):
-    path = run_dir / EXPORTS_FILE
+    path = run_dir / runs.EXPORTS_FILE
     history = json.loads(path.read_text()) if path.is_file() else []
     history.append({"date": date, "out_dir": str(target.resolve()), "variants": list(variants), "io": io, "files": files})
     runs.write_json(path, history)
