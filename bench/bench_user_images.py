@@ -7,26 +7,31 @@ Makes `user_like_digits` from the first `--digits` MNIST test digits (paper phot
 PNG, transparent drawings, large white-on-black images; seeded), writes them as files and
 classifies them as `kerasapps predict` does: with the run (files prepared as MNIST's digits were
 made, `data.user_images`), with the run reading each file by a plain resize (what predict did
-before), and with each .tflite file of the run's export (`kerasapps export`, made here unless the
-folder exists). The same digits as MNIST has them are the "clean" row. Appends one row per path,
-method and kind to bench/results/user_images.csv with the host's CPU.
+before), and with each .tflite file of the run's export (`kerasapps export`, made here), and through the export's web app in Debian's chromium (`kerasapps serve`'s server;
+the page fetches, decodes and prepares each file itself, prepare.js, and MediaPipe Tasks for web
+classifies it with web/float32.tflite on the CPU delegate). The same digits as MNIST has them are
+the "clean" row. Appends one row per path, method and kind to bench/results/user_images.csv with
+the host's CPU.
 """
 
 import argparse
 import datetime
 import pathlib
+import shutil
 import tempfile
+import threading
 import time
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+from playwright.sync_api import sync_playwright
 
 from kerasapps import runs, settings
 from kerasapps.config import load_config
 from kerasapps.data.idx import read_idx
 from kerasapps.data.user_images import KINDS, user_like_digits, write_user_like_digits
-from kerasapps.deploy import classify, export_run
+from kerasapps.deploy import classify, export_run, web
 from kerasapps.deploy.classify import open_classifier
 from kerasapps.training import library_versions, train_and_evaluate
 
@@ -46,6 +51,28 @@ def accuracies(classifier, paths, labels, kinds):
     ms = (time.perf_counter() - start) * 1000 / len(paths)
     right = predicted == labels
     return {"all": right.mean(), **{k: right[kinds == k].mean() for k in KINDS if (kinds == k).any()}}, ms
+
+
+def in_browser(export, digits, paths):
+    """The web app's labels for the files `paths` (copied under its web/ folder) and ms per image."""
+    shutil.copytree(digits, export / "web" / "digits")
+    server, url, _ = web.make_server(export, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
+        page.goto(url)
+        page.evaluate("window.kerasapps.ready")
+        start = time.perf_counter()
+        labels = page.evaluate(
+            "async (names) => { const out = []; for (const n of names) out.push((await window.kerasapps.classifyUrl('digits/' + n)).label); return out; }",
+            [pathlib.Path(p).name for p in paths],
+        )
+        ms = (time.perf_counter() - start) * 1000 / len(paths)
+        browser.close()
+    server.shutdown()
+    return np.array(labels).astype(int), ms
 
 
 def main():
@@ -76,6 +103,11 @@ def main():
     cases = [("run", "clean", model, clean), ("run", "plain resize", plain, paths), ("run", "prepared", model, paths)]
     cases += [(f.name, "prepared", open_classifier(f), paths) for f in sorted(tflite.glob("*/*.tflite"))]
     rows = []
+    page_labels, page_ms = in_browser(tflite / run_dir.parent.name, work / "digits", paths)
+    right = page_labels == labels
+    for kind in ("all", *KINDS):
+        chosen = right if kind == "all" else right[kinds == kind]
+        rows.append({"path": "web page (float32, CPU)", "method": "prepared", "kind": kind, "accuracy": round(float(chosen.mean()), 4), "ms_per_image": round(page_ms, 2)})
     for path, method, classifier, files in cases:
         scores, ms = accuracies(classifier, files, labels, kinds if files is paths else np.array(["clean"] * len(files)))
         for kind, accuracy in scores.items():

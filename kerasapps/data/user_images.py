@@ -31,7 +31,7 @@ import io
 import pathlib
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from kerasapps.errors import UserError, check_choice
 
@@ -106,8 +106,10 @@ def _standard_image(image):
             with Image.open(image) as opened:
                 opened.load()
                 image = opened.copy()
+        except UnidentifiedImageError:
+            raise UserError(f"Cannot read {image} as an image: not a picture format Pillow reads (PNG, JPEG, GIF, BMP, WebP, TIFF...).") from None
         except OSError as error:
-            raise UserError(f"Cannot read {image} as an image: {error}") from None
+            raise UserError(f"Cannot read {image} as an image: {error.strerror or error}.") from None
     notes = []
     if image.getexif().get(0x0112, 1) != 1:
         image = ImageOps.exif_transpose(image)

@@ -211,7 +211,7 @@ def test_predict_reads_a_lone_tflite_file(exported, tmp_path):
     with pytest.raises(UserError, match=r"No image file .*missing\.png"):
         classify(lone, [str(tmp_path / "missing.png")])
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(UserError, match="Cannot read .*notes.png as an image: Unknown image file format"):
+    with pytest.raises(UserError, match="Cannot read .*notes.png as an image: not a picture format"):
         classify(lone, [str(tmp_path / "notes.png")])
     lone.write_text("not a model")
     with pytest.raises(UserError, match="Cannot load .*model.tflite as a TFLite model"):

@@ -239,13 +239,13 @@ def test_hyperband_continues_a_trial_from_its_checkpoint_in_a_fresh_process(data
     result = search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, verbose=0, log=lines.append)
     # Hyperband's first bracket trains two trials 1 epoch, then the better one its 2nd; the cap stops the next bracket.
     trials = result.trials.set_index("trial")
-    assert list(trials.index) == ["0", "1", "2"] and set(trials["status"]) == {"COMPLETED"}
-    continued = trials.loc["2"]
-    assert continued["tuner/trial_id"] in ("0", "1")  # its process loaded that trial's checkpoint, else it would fail
+    assert list(trials.index) == [1, 2, 3] and set(trials["status"]) == {"COMPLETED"}
+    continued = trials.loc[3]
+    assert continued["tuner/trial_id"] in ("0", "1")  # keras-tuner's id (folder trial_0 or trial_1): its checkpoint loaded
     assert (continued["tuner/initial_epoch"], continued["tuner/epochs"], continued["epochs"]) == (1, 2, 1)
     assert sum(line.startswith("trial done:") for line in lines) == 6  # two executions a trial
-    for trial_id in trials.index:
-        folder = result.tune_dir / f"trial_{trial_id}"
+    for name in trials["folder"]:
+        folder = result.tune_dir / name
         assert (folder / CHECKPOINT_FILE).is_file() and (folder / BUILD_CONFIG_FILE).is_file()
 
 
