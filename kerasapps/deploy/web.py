@@ -17,7 +17,6 @@ import http.server
 import json
 import pathlib
 import shutil
-import socketserver
 
 from kerasapps import runs
 from kerasapps.errors import UserError
@@ -119,7 +118,6 @@ def make_server(source, *, host="127.0.0.1", port=8000, runs_dir=None, experimen
     web = find_web_folder(source, runs_dir=runs_dir, experiments=experiments)
     node_modules = find_node_modules()
     handler = functools.partial(_Handler, web=web, node_modules=node_modules)
-    socketserver.TCPServer.allow_reuse_address = True
     try:
         server = http.server.ThreadingHTTPServer((host, port), handler)
     except OSError as error:

@@ -142,7 +142,7 @@ def test_a_photo_dropped_on_the_page_shows_its_top_class(lenet, mnist_digits, tm
     assert top.startswith(f"{label}: "), top  # the digit, with its probability
     assert "inverted it" in page.inner_text("#notes") and " ms (float32, CPU)" in page.inner_text("#time")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "web_image_page.png"))
+    page.screenshot(path=str(ARTIFACTS / "web_image_page.png"), full_page=True)
     page.close()
 
 
