@@ -143,6 +143,12 @@ def test_a_photo_dropped_on_the_page_shows_its_top_class(lenet, mnist_digits, tm
     assert "inverted it" in page.inner_text("#notes") and " ms (float32, CPU)" in page.inner_text("#time")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web_image_page.png"), full_page=True)
+    page.select_option("#variant", "int8")  # closes the float32 classifier and loads the int8 file
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('int8.tflite on the CPU')")
+    page.set_input_files("#file", [])
+    page.set_input_files("#file", str(path))
+    page.wait_for_function("document.getElementById('time').textContent.includes('(int8, CPU)')")
+    assert page.inner_text("#results li").startswith(f"{label}: ")
     page.close()
 
 
@@ -194,7 +200,7 @@ def test_text_page_agrees_with_keras_as_mediapipe_in_python_does(lstm):
         assert _ready(page) == "ok", page.messages
         in_browser = np.array(page.evaluate("(reviews) => reviews.map(r => window.kerasapps.classifyText(r).label)", lstm["reviews"]))
         browser_agreement, python_agreement = np.mean(in_browser == keras_labels), np.mean(python == keras_labels)
-        assert browser_agreement >= python_agreement and browser_agreement >= 0.9, (variant, browser_agreement, python_agreement)
+        assert browser_agreement >= python_agreement > 0.5, (variant, browser_agreement, python_agreement)  # the same C++, compiled twice
         page.fill("#review", lstm["reviews"][-1])
         page.click("#classify")
         assert page.inner_text("#results li").split(":")[0] in app["labels"]

@@ -49,6 +49,8 @@ function explain(file, error) {
 async function load(variant, delegate) {
   const file = params.get("model") ?? app.files[variant];
   status(`Loading ${file} on the ${delegate} delegate…`);
+  classifier?.close();  // its WebAssembly graph and WebGL context go with it
+  classifier = null;
   const start = performance.now();
   try {
     const options = { baseOptions: { modelAssetPath: file, delegate }, maxResults: app.labels.length };
