@@ -105,7 +105,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         return super().translate_path(path)
 
     def log_message(self, format, *args):
-        if args and str(args[1]).startswith(("4", "5")):
+        if len(args) > 1 and str(args[1]).startswith(("4", "5")):  # a request's status; errors log one argument
             super().log_message(format, *args)
 
 
