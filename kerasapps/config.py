@@ -61,7 +61,7 @@ class OptimizerConfig:
 @dataclasses.dataclass
 class ScheduleConfig:
     name: str = "constant"  # constant | cosine | step
-    warmup_epochs: int = 0  # cosine: linear warm-up from 0 over this many epochs
+    warmup_epochs: int = 0  # cosine or constant: linear warm-up from 0 over this many epochs
     boundaries: list = dataclasses.field(default_factory=lambda: [0.5, 0.75])  # step: fractions of training
     factor: float = 0.1  # step: multiply the rate by this at each boundary
 
@@ -71,7 +71,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     steps_per_execution: int = 1  # batches per compiled call: fewer Python round trips
-    mixed_precision: bool | str = False  # bfloat16 compute, float32 weights; "auto": where the hardware has bfloat16
+    mixed_precision: bool | str = False  # bfloat16 compute, float32 weights; "auto": a GPU's half precision
     bucket_by_length: bool = False  # token sequences: batch similar lengths, cut each batch to its longest
     inter_op_threads: int = 0  # TensorFlow ops run side by side; 0: TensorFlow's default, one per core
     # TensorFlow: batch norm in wider passes, LeNet's C5 as one matrix product (models.batch_norm,
@@ -84,6 +84,9 @@ class CallbacksConfig:
     checkpoint: bool = True  # keep the best model by validation accuracy as best.keras
     early_stopping_patience: int = 0  # epochs without val improvement before stopping; 0 = never
     tensorboard: bool = True  # logs under the run folder's tensorboard/
+    # Test accuracies to time: after each epoch the test split is evaluated (not counted in the
+    # time, never used to choose) and metrics.json records when each was first reached.
+    time_to_accuracy: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -413,8 +416,8 @@ def validate(config):
             "train.bucket_by_length cuts batches to their longest sequence, and model.args.tbptt_steps needs the "
             "full length: set one of them off."
         )
-    if config.schedule.warmup_epochs and config.schedule.name != "cosine":
-        raise UserError("schedule.warmup_epochs works with schedule.name=cosine only.")
+    if config.schedule.warmup_epochs and config.schedule.name == "step":
+        raise UserError("schedule.warmup_epochs works with schedule.name cosine or constant: set schedule.warmup_epochs=0 for step.")
     check_positive_number("optimizer.learning_rate", config.optimizer.learning_rate)
     if not 0 <= config.data.validation_split < 1:
         raise UserError(f"data.validation_split must be in [0, 1), got {config.data.validation_split}.")
@@ -424,6 +427,9 @@ def validate(config):
         0 < b < 1 for b in config.schedule.boundaries
     ):
         raise UserError(f"schedule.boundaries must be increasing fractions of training in (0, 1), got {config.schedule.boundaries}.")
+    targets = config.callbacks.time_to_accuracy
+    if not isinstance(targets, list) or not all(isinstance(t, (int, float)) and 0 < t < 1 for t in targets):
+        raise UserError(f"callbacks.time_to_accuracy must be a list of accuracies in (0, 1), like [0.99, 0.993]; got {targets}.")
 
 
 def model_arguments(config, model_kwargs):

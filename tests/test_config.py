@@ -53,6 +53,8 @@ def test_bad_overrides_name_the_key(override, message):
         ("model.name=lenet7", "Unknown model 'lenet7'"),
         ("train.epochs=0", "train.epochs must be an integer of at least 1, got 0"),
         ("schedule.boundaries=[0.8, 0.2]", "schedule.boundaries"),
+        ("callbacks.time_to_accuracy=[99.4]", r"callbacks.time_to_accuracy must be a list of accuracies in \(0, 1\)"),
+        ("callbacks.time_to_accuracy=[0.99, high]", r"like \[0.99, 0.993\]; got \[0.99, 'high'\]"),
     ],
 )
 def test_bad_values_are_errors(override, message):

@@ -1,6 +1,7 @@
 """kerasapps train EXPERIMENT: train, evaluate and save one experiment."""
 
 import argparse
+import time
 
 from kerasapps.commands.cli import (
     add_backend_argument,
@@ -48,6 +49,7 @@ def build_parser():
 
 
 def main(argv):
+    started = time.perf_counter()  # before TensorFlow loads: the time a user waits
     parser = build_parser()
     args = parse(parser, argv)
     config = experiment_config(parser, args)
@@ -60,7 +62,7 @@ def main(argv):
 
     train_and_evaluate(
         config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume,
-        overrides=args.overrides if args.resume else (),
+        overrides=args.overrides if args.resume else (), started=started,
     )  # fmt: skip
     return 0
 

@@ -5,6 +5,7 @@ Subclassing a Keras callback reads `keras.callbacks`, so importing this module l
 """
 
 import math
+import time
 
 import keras
 
@@ -13,13 +14,16 @@ import keras
 DIVERGED_FACTOR = 100
 
 
-def run_callbacks(config, run_dir, *, has_validation, resume, save):
+def run_callbacks(config, run_dir, *, has_validation, resume, save, test=None):
     """Backup for --resume, CSV history, and the optional ones the config asks for.
 
-    `save(model, path)` writes a model file (`training.saving.PlainKerasCopy.save`). The
+    `save(model, path)` writes a model file (`training.saving.PlainKerasCopy.save`); `test` is the
+    test split's pipeline, which `callbacks.time_to_accuracy` evaluates after each epoch (None: not). The
     divergence check is not among them: `training.fit.fit` adds it to every fit.
     """
-    callbacks = [
+    targets = config.callbacks.time_to_accuracy
+    callbacks = [TimeToAccuracy(test, targets)] if targets and test is not None else []
+    callbacks += [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
     ]
@@ -51,6 +55,36 @@ class SaveBest(keras.callbacks.Callback):
         if value is not None and value > self.best:
             self.best = value
             self.save(self.model, self.path)
+
+
+class TimeToAccuracy(keras.callbacks.Callback):
+    """After each epoch, the test split's accuracy (logged as `test_accuracy`) against the seconds
+    of training so far; `reached` maps each of `targets` to the first (epoch, seconds) at or past it.
+
+    The seconds run from the start of `fit` and leave out these evaluations, so they are the
+    time the run would take without them. The test split never chooses anything: the best model is
+    still chosen on the validation split. First among a run's callbacks, so that the CSV history
+    gets the column.
+    """
+
+    def __init__(self, test, targets):
+        super().__init__()
+        self.test, self.targets = test, sorted(targets)
+        self.epochs, self.reached = [], {}
+
+    def on_train_begin(self, logs=None):
+        self.start, self.paused = time.perf_counter(), 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.start - self.paused
+        accuracy = float(self.model.evaluate(self.test, verbose=0, return_dict=True)["accuracy"])
+        self.paused = time.perf_counter() - self.start - seconds
+        self.epochs.append({"epoch": epoch + 1, "train_s": round(seconds, 2), "test_accuracy": accuracy})
+        for target in self.targets:
+            if accuracy >= target and target not in self.reached:
+                self.reached[target] = {"epoch": epoch + 1, "train_s": round(seconds, 2)}
+        if logs is not None:
+            logs["test_accuracy"] = accuracy
 
 
 def divergence_bound(num_outputs):

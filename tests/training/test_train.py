@@ -25,11 +25,14 @@ FAST = ["data.limit_train=1000", "data.limit_test=300", "train.batch_size=32"]
 @pytest.mark.slow
 def test_train_cli_end_to_end_writes_every_output(data_dir, runs_dir):
     result = subprocess.run(
-        [sys.executable, "-m", "kerasapps.train", "lenet", "--set", "train.epochs=2", *[a for s in SMALL for a in ("--set", s)]],
+        [sys.executable, "-m", "kerasapps.train", "lenet", "--set", "train.epochs=2", *[a for s in SMALL for a in ("--set", s)],
+         "--set", "callbacks.time_to_accuracy=[0.5, 0.999]"],
         capture_output=True, text=True, timeout=300,
-    )
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Epoch 2/2" in result.stdout and "Test accuracy:" in result.stdout
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert last_line.startswith("Took ") and "99.9% test accuracy not reached" in last_line, last_line
     run_dir = resolve_run("lenet", runs_dir)
     assert (runs_dir / "lenet" / "latest").resolve() == run_dir
     for name in ["model.keras", "best.keras", "config.yaml", "history.csv", "metrics.json", "curves.png", "labels.txt"]:
@@ -42,7 +45,19 @@ def test_train_cli_end_to_end_writes_every_output(data_dir, runs_dir):
     assert metrics["parameters"] == 62_132 and metrics["epochs"] == 2  # lenet5_modern with batch norm
     assert metrics["train_examples_per_s"] > 0 and metrics["versions"]["keras"] == keras.__version__
     assert read_yaml(run_dir / "config.yaml")["data"]["limit_train"] == 3000
-    assert len(pd.read_csv(run_dir / "history.csv")) == 2
+    history = pd.read_csv(run_dir / "history.csv")
+    assert len(history) == 2
+    # Time to accuracy: the test split after each epoch, in history.csv and metrics.json.
+    by_epoch = metrics["test_accuracy_by_epoch"]
+    assert [e["epoch"] for e in by_epoch] == [1, 2] and 0 < by_epoch[0]["train_s"] < by_epoch[1]["train_s"]
+    assert list(history["test_accuracy"]) == pytest.approx([e["test_accuracy"] for e in by_epoch])
+    assert by_epoch[-1]["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)  # the same weights
+    first = next(e for e in by_epoch if e["test_accuracy"] >= 0.5)
+    assert metrics["time_to_accuracy"] == {"0.5": {"epoch": first["epoch"], "train_s": first["train_s"]}, "0.999": None}
+    assert f"50.0% test accuracy after {first['train_s']:.1f} s (epoch {first['epoch']})" in last_line
+    best = int(history["val_accuracy"].idxmax()) + 1
+    assert metrics["best_epoch"] == {"epoch": best, "monitor": "val_accuracy", "value": pytest.approx(history["val_accuracy"].max())}
+    assert f"best epoch {best} (val_accuracy" in last_line and "saved as best.keras" in last_line
     model = keras.saving.load_model(run_dir / "model.keras")
     assert model.count_params() == 62_132
 
@@ -115,7 +130,7 @@ def test_resume_applies_the_settings_a_run_can_change_and_refuses_the_rest(data_
 def test_a_diverging_run_stops_with_exit_1_and_is_not_marked_finished(data_dir, runs_dir, capsys):
     """SGD at a rate of 1e9: the loss becomes NaN on one host and 4e22 on another; both stop the run."""
     sets = ["train.epochs=2", "optimizer.name=sgd", "optimizer.learning_rate=1e9", "schedule.name=constant",
-            "callbacks.tensorboard=false", *FAST]  # fmt: skip
+            "schedule.warmup_epochs=0", "callbacks.tensorboard=false", *FAST]  # fmt: skip
     with pytest.raises(SystemExit) as exit_info:
         run_main(train_main, ["lenet", *[a for s in sets for a in ("--set", s)]])
     err = capsys.readouterr().err
