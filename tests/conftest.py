@@ -44,7 +44,7 @@ def _private_cache(tmp_path_factory):
 # run folder (exports.json, confusion matrices) is not seen by another.
 SMALL_LENET = [
     "data.limit_train=2000", "data.limit_test=300", "train.epochs=1", "train.batch_size=32",
-    "schedule.name=constant", "callbacks.tensorboard=false", "export.representative_size=50",
+    "schedule.name=constant", "schedule.warmup_epochs=0", "callbacks.tensorboard=false", "export.representative_size=50",
 ]  # fmt: skip
 TINY_LSTM = [
     "data.limit_train=1000", "data.limit_test=200", "data.options.sequence_length=32", "data.options.truncate=end",

@@ -42,21 +42,27 @@ def make_optimizer(twin, config, steps_per_epoch, weight_decay=0.0):
         optimizer = torch.optim.Adam(params, lr=opt.learning_rate, eps=1e-7)
     total = steps_per_epoch * config.train.epochs
     schedule = config.schedule
-    if schedule.name == "cosine" and schedule.warmup_epochs:
-        raise UserError("The PyTorch rows take a cosine schedule without warm-up; set schedule.warmup_epochs=0.")
+    warmup = steps_per_epoch * schedule.warmup_epochs
 
-    def factor(step):
+    def factor(step):  # as training.optimizers' Keras schedules: a linear warm-up from 0, then the schedule
+        if step < warmup:
+            return step / warmup
         if schedule.name == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+            decay = max(total - warmup, 1)
+            return 0.5 * (1 + math.cos(math.pi * min(step - warmup, decay) / decay))
         if schedule.name == "step":
-            return schedule.factor ** sum(step >= int(b * total) for b in schedule.boundaries)
+            return schedule.factor ** sum(step > int(b * total) for b in schedule.boundaries)  # Keras: a boundary step keeps the rate before it
         return 1.0
 
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train_native(job, config, arrays, *, compiled=False, started):
-    """Train the PyTorch twin of the experiment's model in a plain loop; returns (twin, test scores, result dict)."""
+def train_native(job, config, arrays, *, compiled=False, started, epoch_done=None):
+    """Train the PyTorch twin of the experiment's model in a plain loop; returns (twin, test scores, result dict).
+
+    `epoch_done(twin)`, if given, is called after each epoch (bench/bench_time_to_accuracy.py evaluates there);
+    the twin is back in training mode afterwards.
+    """
     torch.manual_seed(config.seed)
     x_train, y_train = tensors(arrays["x_train"]), torch.from_numpy(arrays["y_train"])
     with settings.use_fast_layers(config.train.fast_layers):
@@ -88,6 +94,9 @@ def train_native(job, config, arrays, *, compiled=False, started):
             first.step_done(1)
         if not math.isfinite(loss.item()):
             raise UserError(f"The PyTorch loss became {loss.item()}; lower optimizer.learning_rate.")
+        if epoch_done:
+            epoch_done(twin)
+            twin.train()
     end = time.perf_counter()
     test_scores = predict(twin, arrays["x_test"])
     result = {

@@ -8,11 +8,11 @@ def make_learning_rate(config, steps_per_epoch):
     lr, sched = config.optimizer.learning_rate, config.schedule
     total = steps_per_epoch * config.train.epochs
     warmup = steps_per_epoch * sched.warmup_epochs
+    if warmup:  # linear from 0 over the warm-up; alpha=1 decays to 1 times the rate: constant
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, max(total - warmup, 1), alpha=0.0 if sched.name == "cosine" else 1.0, warmup_target=lr, warmup_steps=warmup
+        )
     if sched.name == "cosine":
-        if warmup:
-            return keras.optimizers.schedules.CosineDecay(
-                0.0, max(total - warmup, 1), warmup_target=lr, warmup_steps=warmup
-            )
         return keras.optimizers.schedules.CosineDecay(lr, total)
     if sched.name == "step":
         boundaries = [int(b * total) for b in sched.boundaries]

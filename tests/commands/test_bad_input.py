@@ -64,5 +64,5 @@ def test_a_model_file_that_safe_mode_refuses_is_one_line(small_lenet_run, tmp_pa
 def test_launch_checks_the_batch_before_it_starts_any_process(runs_dir, capsys):
     started = time.monotonic()
     _fails_cleanly(launch_main, ["--processes", "3", *(["train"] + _train_args())], capsys,
-                   "train.batch_size=128 does not divide by the 3 processes: set it to a multiple of 3.")  # fmt: skip
+                   "train.batch_size=256 does not divide by the 3 processes: set it to a multiple of 3.")  # fmt: skip
     assert time.monotonic() - started < 10 and not runs_dir.exists()  # no process started, no run folder

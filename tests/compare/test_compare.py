@@ -184,3 +184,21 @@ def test_compare_without_pytorch_names_the_install_command(monkeypatch, capsys):
     assert raised.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'pip install -e ".[torch]"' in err[0]
+
+
+@pytest.mark.parametrize("overrides", [
+    [], ["schedule.warmup_epochs=0"], ["schedule.name=constant"], ["schedule.name=step", "schedule.warmup_epochs=0"],
+])  # fmt: skip
+def test_the_pytorch_schedule_is_keras_s_step_for_step(overrides):
+    from kerasapps.compare.torch_side import make_optimizer
+    from kerasapps.config import load_config
+    from kerasapps.training.optimizers import make_learning_rate
+
+    config = load_config("lenet", overrides=["train.epochs=3", *overrides])  # the default warms up over epoch 1
+    steps_per_epoch = 7
+    keras_rate = make_learning_rate(config, steps_per_epoch)
+    optimizer, scheduler = make_optimizer(torch.nn.Linear(2, 2), config, steps_per_epoch)
+    for step in range(3 * steps_per_epoch + 2):
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(float(keras_rate(step)), rel=1e-5, abs=1e-9), step
+        optimizer.step()
+        scheduler.step()

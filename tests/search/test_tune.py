@@ -22,7 +22,8 @@ from kerasapps.search.hypermodel import ExperimentHyperModel
 from kerasapps.search.trials import BUILD_CONFIG_FILE, CHECKPOINT_FILE, trial_files
 from kerasapps.training import build_experiment_model
 
-TINY = ["data.limit_train=300", "data.limit_test=100", "train.epochs=1", "callbacks.tensorboard=false"]
+# No warm-up: a one-epoch trial would spend all of it warming up (the searches, not the schedule, are tested).
+TINY = ["data.limit_train=300", "data.limit_test=100", "train.epochs=1", "schedule.warmup_epochs=0", "callbacks.tensorboard=false"]
 QUIET = {"verbose": 0, "log": lambda _: None}
 
 
@@ -183,7 +184,7 @@ def test_random_search_cli_writes_trials_and_a_best_config_that_trains(data_dir,
 def test_failing_trial_is_recorded_and_the_search_goes_on_then_retrains(data_dir, runs_dir):
     # Without batch norm, which keeps even a rate of 1e9 from diverging.
     config = _config({"optimizer.learning_rate": {"values": [1.0e9, 0.003]}},
-                     extra=["optimizer.name=sgd", "schedule.name=constant", "tune.tuner=grid", "tune.max_trials=2",
+                     extra=["optimizer.name=sgd", "optimizer.learning_rate=0.003", "schedule.name=constant", "tune.tuner=grid", "tune.max_trials=2",
                             "model.args.batch_norm=false"])  # fmt: skip
     result = search.search(config, data_dir=str(data_dir), runs_dir=runs_dir, retrain=True, **QUIET)
     trials = result.trials.set_index("optimizer.learning_rate")

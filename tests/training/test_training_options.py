@@ -20,7 +20,9 @@ INFO = DatasetInfo("mnist", "test", [str(i) for i in range(10)], {"input_shape":
 
 
 def test_step_schedule_divides_at_the_boundaries():
-    config = load_config("lenet", overrides=["schedule.name=step", "optimizer.learning_rate=0.1", "train.epochs=4"])
+    config = load_config(
+        "lenet", overrides=["schedule.name=step", "schedule.warmup_epochs=0", "optimizer.learning_rate=0.1", "train.epochs=4"]
+    )
     schedule = make_learning_rate(config, steps_per_epoch=10)  # 40 steps, boundaries at 20 and 30
     rates = [float(schedule(step)) for step in (0, 20, 21, 30, 31, 39)]
     assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
@@ -31,8 +33,12 @@ def test_cosine_schedule_with_warmup_rises_then_decays():
     schedule = make_learning_rate(config, steps_per_epoch=10)
     assert float(schedule(0)) == 0 and float(schedule(10)) == pytest.approx(0.01)
     assert float(schedule(29)) < 0.001
-    constant = load_config("lenet", overrides=["schedule.name=constant"])
+    constant = load_config("lenet", overrides=["schedule.name=constant", "schedule.warmup_epochs=0"])
     assert make_learning_rate(constant, 10) == constant.optimizer.learning_rate
+    warmed = make_learning_rate(load_config("lenet", overrides=["schedule.name=constant", "train.epochs=3"]), 10)
+    assert [float(warmed(step)) for step in (0, 5, 10, 29)] == pytest.approx([0, 0.005, 0.01, 0.01])
+    with pytest.raises(UserError, match="set schedule.warmup_epochs=0 for step"):
+        load_config("lenet", overrides=["schedule.name=step"])
 
 
 @pytest.mark.parametrize("name, cls", [("sgd", keras.optimizers.SGD), ("adamw", keras.optimizers.AdamW),
@@ -75,14 +81,13 @@ def test_mixed_precision_keeps_every_family_s_output_layer_in_float32(name, outp
     assert sum(layer.compute_dtype == "bfloat16" for layer in model.layers) > 1
 
 
-def test_mixed_precision_auto_follows_the_hardware_and_other_words_are_refused():
+def test_mixed_precision_auto_is_half_precision_on_a_gpu_only_and_other_words_are_refused():
     from kerasapps.errors import UserError
-    from kerasapps.training.fit import uses_mixed_precision
+    from kerasapps.training.fit import mixed_precision_policy
 
-    assert uses_mixed_precision(True) and not uses_mixed_precision(False)
-    flags = next((line.split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
-    native = "avx512_bf16" in flags or "amx_bf16" in flags or bool(tf.config.list_physical_devices("GPU"))
-    assert uses_mixed_precision("auto") == native
+    assert (mixed_precision_policy(True), mixed_precision_policy(False)) == ("mixed_bfloat16", "float32")
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert (mixed_precision_policy("auto") != "float32") == on_gpu
     assert load_config("lenet", overrides=["train.mixed_precision=auto"]).train.mixed_precision == "auto"
     with pytest.raises(UserError, match="train.mixed_precision"):
         load_config("lenet", overrides=["train.mixed_precision=sometimes"])
