@@ -106,7 +106,7 @@ def quiet_tensorflow():
     print on every run (real failures still reach the user as Python exceptions).
     TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512_VNNI, BF16
     or AMX; on AVX2 machines Conv2D otherwise falls back to Eigen and LeNet trains at
-    half the speed (docs/performance.md).
+    half the speed (docs/history.md).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

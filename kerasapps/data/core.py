@@ -185,7 +185,7 @@ def make_pipeline(x, y, *, batch_size, shuffle=False, seed=0, augment=None, drop
     costs more per step than training LeNet does. Each batch is gathered from
     the NumPy arrays themselves (`tf.numpy_function`), not from a tensor copy:
     a tensor captured by a tf.data function is copied into its graph, which cost
-    `train lenet` about 250 MB for MNIST (docs/performance.md).
+    `train lenet` about 250 MB for MNIST (docs/history.md).
 
     `bucket_by_length` (token-id sequences, zero-padded on the right) batches
     sequences of similar length and cuts each batch to its longest one, so that a

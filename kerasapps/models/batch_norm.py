@@ -6,7 +6,7 @@ SquaredDifference, Tile, Mul, Sub, Sum...). Each reduces or broadcasts over a la
 axis of C channels, and Eigen does that slowly when C is small: LeNet's C1 has 6.
 Profiled on a 2-core AVX2 CPU (bench/profile_step.py), batch norm took about 40% of
 LeNet's op time per batch of 128, more than its three convolutions forward; oneDNN's
-fused batch norm was slower still (docs/performance.md).
+fused batch norm was slower still (docs/history.md).
 
 `with_fast_training` keeps Keras's layer (same arguments, weights, config and results,
 tested against Keras's) with one change: in a TensorFlow training step it views the

@@ -5,7 +5,7 @@ the whole map, so the convolution is a fully connected layer (LeCun et al. 1998 
 as much, and keep the name for larger inputs). oneDNN runs it as a convolution all
 the same, and its passes for this shape are slow on an AVX2 CPU: 2.5 ms of a batch
 of 128's training step (`ONEDNN_VERBOSE=1`). As a matrix product, C5's gradient
-fell from 3.45 to 0.97 ms of op time a step (`bench/profile_step.py`, docs/performance.md).
+fell from 3.45 to 0.97 ms of op time a step (`bench/profile_step.py`, docs/history.md).
 
 `with_full_map_product` keeps Keras's `Conv2D` layer (same arguments, weights, config
 and results, tested) with one change: when the kernel is as large as the input map
