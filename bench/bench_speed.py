@@ -73,10 +73,11 @@ def worker(contender, experiment, overrides):
     config = load_config(experiment, overrides=overrides)
     dataset, (x, y), (x_val, y_val) = load_experiment_data(config, data_dir=settings.data_dir(), log=lambda _: None)
     if contender.startswith("pytorch eager"):
+        from kerasapps.compare.run import twin_arguments
         from kerasapps.compare.torch_side import train_native
 
         arrays = {"x_train": x, "y_train": y, "x_test": dataset.x_test, "y_test": dataset.y_test}
-        job = {"model_kwargs": dataset.info.model_kwargs}
+        job = {"twin": twin_arguments(config, dataset.info.model_kwargs)}
         _, _, result = train_native(job, config, arrays, started=time.perf_counter())
         images_per_s, accuracy = result["train_per_s_overall"], result["test_accuracy"]
     else:  # keras model.fit: the tutorial script, float32, Keras's default of one batch per call
